@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# One `make` builds the BPF objects and skeletons, ./imasnap-load, ./imasnap
+# and kernel-helper/imasnap.ko; `make test` runs every test (host unit tests,
+# then the bats suites in a VM with the target kernel and a software TPM).
+
+OUTPUT := .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+ARCH := x86
+
+# The target kernel: the Debian kernel the test bed boots, resolved from the
+# archive by test/vm/kernel.sh. Override KVER or KDIR to build elsewhere.
+KVER ?= $(shell test/vm/kernel.sh version 2>/dev/null)
+KDIR ?= /usr/src/linux-headers-$(KVER)
+
+CFLAGS ?= -g -O2
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	  -Wshadow -Wformat=2 -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -I$(OUTPUT) -I. -Ibpf
+# libbpf is linked statically (the loader runs on hosts without libbpf.so)
+LIBBPF_LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
+TSS_LIBS := -ltss2-esys -ltss2-tctildr
+CRYPTO_LIBS := -lcrypto
+
+LIB_SRCS := user/log.c user/replay.c user/store.c user/kernel_log.c \
+	    user/status.c
+LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+TPM_OBJS := $(OUTPUT)/tpm.o
+BPF_PROGS := imasnap
+UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
+
+.PHONY: all clean test unit-test module vmlinux.h-regen
+all: imasnap-load imasnap module
+
+$(OUTPUT) $(OUTPUT)/unit:
+	mkdir -p $@
+
+# BPF: compile, link with bpftool (as libbpf-bootstrap), generate skeleton
+$(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c bpf/%.h vmlinux.h | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
+	$(BPFTOOL) gen object $@ $<
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/imasnap.h | $(OUTPUT)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/imasnap-load.o: $(OUTPUT)/imasnap.skel.h
+
+imasnap-load: $(OUTPUT)/imasnap-load.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(CRYPTO_LIBS) -o $@
+
+imasnap: $(OUTPUT)/imasnap.o $(LIB_OBJS) $(TPM_OBJS)
+	$(CC) $(CFLAGS) $^ $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel-helper modules
+
+# vmlinux.h is committed; this regenerates it from the target kernel's BTF
+vmlinux.h-regen:
+	$(BPFTOOL) btf dump file $$(test/vm/kernel.sh vmlinux) format c > vmlinux.h
+
+# Host unit tests: one binary per test/unit/test_*.c
+$(OUTPUT)/unit/%: test/unit/%.c test/unit/unit.h $(LIB_OBJS) | $(OUTPUT)/unit
+	$(CC) $(CFLAGS) -Itest/unit $< $(LIB_OBJS) $(CRYPTO_LIBS) -o $@
+
+unit-test: $(UNIT_TESTS)
+	@test/unit/run.sh $(UNIT_TESTS)
+
+test: all
+	test/run-tests.sh
+
+clean:
+	rm -rf $(OUTPUT) imasnap-load imasnap
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel-helper clean

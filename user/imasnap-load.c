@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * imasnap-load: loads and attaches the capture program, catches up with the
+ * entries IMA listed before it attached, then follows the ring and appends
+ * every entry, in order and durably, to the store.
+ *
+ * Every entry carries its global index, so the loader knows exactly which
+ * entry it needs next. Anything the ring did not deliver (full ring, missed
+ * run, entries before start-up, entries too large for the ring) is read
+ * from the kernel's own list instead: nothing is lost, nothing is stored
+ * twice.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "imasnap.h"
+#include "imasnap.skel.h"
+#include "kernel_log.h"
+#include "log.h"
+#include "status.h"
+#include "store.h"
+
+#define PIN_DIR		"/sys/fs/bpf/imasnap"
+#define COMMIT_MS	10	/* group commit window: durable within this + fsync */
+#define IDLE_MS		100	/* poll timeout; the kernel's count is checked then */
+#define STATS_MS	1000	/* how often loader.state is rewritten */
+
+static const char *const pin_names[] = {
+	"capture_entry", "capture_entry_link", "ring", "counters",
+};
+
+static struct options {
+	const char *store_dir;
+	unsigned long ring_size;
+	bool verbose;
+} opts = {
+	.store_dir = STORE_DEFAULT_DIR,
+	.ring_size = 4 << 20,
+};
+
+struct loader {
+	struct imasnap_bpf *skel;
+	struct ring_buffer *ring;
+	struct store store;
+	struct loader_stats stats;
+	struct loader_stats base;	/* counters of earlier runs */
+	struct buf record;		/* one encoded record */
+	uint64_t pending_since;		/* ms; when the oldest queued entry came */
+	uint64_t stats_saved;		/* ms */
+	int behind_ticks;		/* idle polls with the kernel ahead of us */
+	int pin_dir_fd;
+	int error;			/* set by the ring callback */
+};
+
+static volatile sig_atomic_t exiting;
+
+static const char usage[] =
+	"Usage: imasnap-load [--store DIR] [--ring-size BYTES] [-v]\n"
+	"\n"
+	"Persists every IMA measurement to DIR/" STORE_LOG_NAME ",\n"
+	"in the kernel's binary format. Runs until SIGINT or SIGTERM.\n"
+	"\n"
+	"  -s, --store DIR        store directory (default " STORE_DEFAULT_DIR ")\n"
+	"  -r, --ring-size BYTES  ring buffer size, a power of two >= 4096,\n"
+	"                         suffix K or M allowed (default 4M)\n"
+	"  -v, --verbose          libbpf debug output\n"
+	"  -h, --help             this text\n";
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static int parse_size(const char *arg, unsigned long *size)
+{
+	unsigned long long val;
+	char *end;
+
+	errno = 0;
+	val = strtoull(arg, &end, 10);
+	if (errno || end == arg || *arg == '-')
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		val <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		val <<= 20, end++;
+	if (*end || val < 4096 || val > (1ull << 30) || (val & (val - 1)))
+		return -EINVAL;
+	*size = val;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "ring-size", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:r:vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!*optarg) {
+				fprintf(stderr, "imasnap-load: --store needs a directory\n");
+				return 2;
+			}
+			opts.store_dir = optarg;
+			break;
+		case 'r':
+			if (parse_size(optarg, &opts.ring_size)) {
+				fprintf(stderr, "imasnap-load: --ring-size %s: not a power of two from 4096 to 1G\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			opts.verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "imasnap-load: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 2;
+	}
+	return 0;
+}
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !opts.verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+}
+
+static void queue_started(struct loader *l)
+{
+	if (!l->store.pending_entries)
+		l->pending_since = now_ms();
+}
+
+/* Queues the kernel's entries from the store's end up to (not including) upto */
+static int fetch_from_kernel(struct loader *l, uint64_t upto, uint64_t *fetched)
+{
+	struct kernel_log kl;
+	const uint8_t *bytes;
+	uint64_t first = store_next(&l->store);
+	size_t len;
+	int err;
+
+	*fetched = 0;
+	err = kernel_log_read(&kl);
+	if (err)
+		return err;
+	if (upto == UINT64_MAX)
+		upto = kl.first + kl.count;
+	queue_started(l);
+	for (; store_next(&l->store) < upto; (*fetched)++) {
+		bytes = kernel_log_bytes(&kl, store_next(&l->store), &len);
+		if (!bytes) {
+			fprintf(stderr, "entry %" PRIu64 " is not in the kernel's list (it holds %"
+				PRIu64 "..%" PRIu64 ")\n", store_next(&l->store), kl.first,
+				kl.first + kl.count);
+			err = -ENOENT;
+			break;
+		}
+		err = store_append(&l->store, bytes, len);
+		if (err)
+			break;
+	}
+	kernel_log_free(&kl);
+	if (!err && *fetched && opts.verbose)
+		fprintf(stderr, "fetched entries %" PRIu64 "..%" PRIu64 " from the kernel's list\n",
+			first, upto - 1);
+	return err;
+}
+
+static int repair_gap(struct loader *l, uint64_t upto)
+{
+	uint64_t fetched;
+	int err;
+
+	err = fetch_from_kernel(l, upto, &fetched);
+	if (!err && fetched) {
+		l->stats.repairs++;
+		l->stats.repaired += fetched;
+	}
+	return err;
+}
+
+/* The event's fields in the logged form; false if the event cannot be used */
+static bool encode_event(struct loader *l, const struct imasnap_event *ev, size_t size)
+{
+	if (ev->flags & IMASNAP_EV_TRUNCATED ||
+	    size < offsetof(struct imasnap_event, data) + ev->data_len ||
+	    ev->sha1_slot >= ev->nr_banks || ev->nr_banks > IMASNAP_MAX_BANKS ||
+	    ev->data_len != ev->template_data_len ||
+	    !memchr(ev->name, '\0', sizeof(ev->name)))
+		return false;
+	l->record.len = 0;
+	return !log_encode(&l->record, ev->pcr, ev->bank[ev->sha1_slot].digest,
+			   ev->name, ev->data, ev->data_len);
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct loader *l = ctx;
+	const struct imasnap_event *ev = data;
+	uint64_t next = store_next(&l->store);
+	int err = 0;
+
+	if (size < offsetof(struct imasnap_event, data)) {
+		fprintf(stderr, "short ring event (%zu bytes)\n", size);
+		l->error = -EINVAL;
+		return l->error;
+	}
+	l->stats.events++;
+	if (ev->seq < next) {
+		l->stats.duplicates++;
+		return 0;
+	}
+	if (ev->seq > next)
+		err = repair_gap(l, ev->seq);
+	if (err)
+		goto out;
+	queue_started(l);
+	if (encode_event(l, ev, size)) {
+		err = store_append(&l->store, l->record.data, l->record.len);
+	} else {
+		l->stats.truncated++;
+		err = repair_gap(l, ev->seq + 1);
+	}
+out:
+	if (err)
+		l->error = err;
+	return err;
+}
+
+static void update_stats(struct loader *l, bool force)
+{
+	struct imasnap_bpf__bss *bss = l->skel->bss;
+	uint64_t now = now_ms();
+
+	l->stats.drops = l->base.drops + bss->events_dropped;
+	if (!force && now - l->stats_saved < STATS_MS)
+		return;
+	l->stats_saved = now;
+	if (stats_save(l->store.dir, &l->stats))
+		fprintf(stderr, "cannot save %s/%s\n", l->store.dir, LOADER_STATE_NAME);
+}
+
+/*
+ * When the ring is idle but the kernel has listed more than we hold, entries
+ * were lost on the way (full ring, missed run). Wait one more idle poll so
+ * an event still being submitted is not mistaken for a loss.
+ */
+static int check_kernel_count(struct loader *l)
+{
+	uint64_t count;
+	int err;
+
+	err = kernel_count(&count);
+	if (err)
+		return err;
+	if (count <= store_next(&l->store)) {
+		l->behind_ticks = 0;
+		return 0;
+	}
+	if (l->behind_ticks++ < 1)
+		return 0;
+	l->behind_ticks = 0;
+	return repair_gap(l, count);
+}
+
+static int flush_if_due(struct loader *l, bool idle)
+{
+	int err;
+
+	if (!l->store.pending_entries)
+		return 0;
+	if (!idle && now_ms() - l->pending_since < COMMIT_MS)
+		return 0;
+	err = store_flush(&l->store);
+	if (!err)
+		update_stats(l, false);
+	return err;
+}
+
+static int follow(struct loader *l)
+{
+	int n, err = 0;
+
+	while (!exiting && !err) {
+		n = ring_buffer__poll(l->ring, l->store.pending_entries ? COMMIT_MS : IDLE_MS);
+		if (n == -EINTR)
+			break;
+		if (n < 0) {
+			fprintf(stderr, "polling the ring failed: %s\n", strerror(-n));
+			return n;
+		}
+		if (l->error)
+			return l->error;
+		if (n == 0)
+			err = check_kernel_count(l);
+		if (!err)
+			err = flush_if_due(l, n == 0);
+	}
+	return err;
+}
+
+/* Drains the ring and the kernel's list so that the store is complete */
+static int drain(struct loader *l)
+{
+	uint64_t fetched;
+	int err;
+
+	err = ring_buffer__consume(l->ring);
+	if (err < 0)
+		return err;
+	if (l->error)
+		return l->error;
+	err = fetch_from_kernel(l, UINT64_MAX, &fetched);
+	if (!err)
+		err = store_flush(&l->store);
+	return err;
+}
+
+static int catch_up(struct loader *l)
+{
+	struct kernel_log kl;
+	int err;
+
+	err = kernel_log_read(&kl);
+	if (err)
+		return err;
+	err = store_reconcile(&l->store, &kl);
+	kernel_log_free(&kl);
+	if (err)
+		return err;
+	err = fetch_from_kernel(l, UINT64_MAX, &l->stats.fetched);
+	if (!err)
+		err = store_flush(&l->store);
+	if (!err)
+		fprintf(stderr, "imasnap-load: store %s holds %" PRIu64 " entries (%" PRIu64
+			" read from the kernel's list)\n", l->store.dir, l->store.entries,
+			l->stats.fetched);
+	return err;
+}
+
+static void unpin_all(void)
+{
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
+		snprintf(path, sizeof(path), PIN_DIR "/%s", pin_names[i]);
+		if (unlink(path) && errno != ENOENT)
+			fprintf(stderr, "cannot remove %s: %s\n", path, strerror(errno));
+	}
+}
+
+/* One loader at a time owns the pins; stale ones from a killed loader go */
+static int take_pin_dir(struct loader *l)
+{
+	if (mkdir(PIN_DIR, 0700) && errno != EEXIST) {
+		fprintf(stderr, "cannot create %s: %s (is bpffs mounted on /sys/fs/bpf?)\n",
+			PIN_DIR, strerror(errno));
+		return -errno;
+	}
+	l->pin_dir_fd = open(PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->pin_dir_fd < 0)
+		return -errno;
+	if (flock(l->pin_dir_fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "another imasnap-load is running (it holds %s)\n", PIN_DIR);
+		close(l->pin_dir_fd);
+		l->pin_dir_fd = -1;
+		return -EBUSY;
+	}
+	unpin_all();
+	return 0;
+}
+
+static int pin_all(struct loader *l)
+{
+	struct imasnap_bpf *skel = l->skel;
+	int err;
+
+	err = bpf_program__pin(skel->progs.capture_entry, PIN_DIR "/capture_entry");
+	if (!err)
+		err = bpf_link__pin(skel->links.capture_entry, PIN_DIR "/capture_entry_link");
+	if (!err)
+		err = bpf_map__pin(skel->maps.ring, PIN_DIR "/ring");
+	if (!err)
+		err = bpf_map__pin(skel->maps.bss, PIN_DIR "/counters");
+	if (err)
+		fprintf(stderr, "cannot pin under %s: %s\n", PIN_DIR, strerror(-err));
+	return err;
+}
+
+static int load_bpf(struct loader *l)
+{
+	int err;
+
+	l->skel = imasnap_bpf__open();
+	if (!l->skel) {
+		fprintf(stderr, "cannot open the BPF object\n");
+		return -errno;
+	}
+	err = bpf_map__set_max_entries(l->skel->maps.ring, opts.ring_size);
+	if (!err)
+		err = imasnap_bpf__load(l->skel);
+	if (err) {
+		fprintf(stderr, "cannot load the BPF programs: %s (run as root, on a kernel with IMA, BTF and BPF; -v shows libbpf's log)\n",
+			strerror(-err));
+		return err;
+	}
+	err = imasnap_bpf__attach(l->skel);
+	if (err) {
+		fprintf(stderr, "cannot attach to ima_add_digest_entry: %s\n", strerror(-err));
+		return err;
+	}
+	l->ring = ring_buffer__new(bpf_map__fd(l->skel->maps.ring), handle_event, l, NULL);
+	if (!l->ring) {
+		fprintf(stderr, "cannot set up the ring buffer\n");
+		return -errno;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct loader l = { .pin_dir_fd = -1 };
+	int err;
+
+	err = parse_args(argc, argv);
+	if (err)
+		return err;
+	libbpf_set_print(print_libbpf);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	err = store_open_append(&l.store, opts.store_dir);
+	if (err)
+		goto cleanup;
+	stats_load(l.store.dir, &l.base);
+	l.stats = l.base;
+	l.stats.starts++;
+	l.stats.pid = getpid();
+	err = take_pin_dir(&l);
+	if (!err)
+		err = load_bpf(&l);
+	if (!err)
+		err = catch_up(&l);
+	if (!err)
+		err = pin_all(&l);
+	if (err)
+		goto cleanup;
+	update_stats(&l, true);
+	fprintf(stderr, "imasnap-load: following IMA's measurements (ring %lu bytes)\n",
+		opts.ring_size);
+
+	err = follow(&l);
+	if (!err)
+		err = drain(&l);
+	update_stats(&l, true);
+	if (!err)
+		fprintf(stderr, "imasnap-load: stopped; store holds %" PRIu64 " entries\n",
+			l.store.entries);
+cleanup:
+	ring_buffer__free(l.ring);
+	if (l.pin_dir_fd >= 0) {
+		unpin_all();
+		close(l.pin_dir_fd);
+	}
+	imasnap_bpf__destroy(l.skel);
+	store_close(&l.store);
+	buf_free(&l.record);
+	return err ? 1 : 0;
+}

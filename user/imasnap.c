@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * imasnap: status, verify and export of the measurement log that
+ * imasnap-load keeps (the store) together with what is still in the kernel.
+ *
+ * Exit status: 0 success; 1 verification failed (the log does not replay to
+ * the TPM, or store and kernel disagree); 2 bad command line; 3 could not
+ * check (store, kernel list or TPM unreadable).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernel_log.h"
+#include "log.h"
+#include "replay.h"
+#include "status.h"
+#include "store.h"
+#include "tpm.h"
+
+enum {
+	EXIT_VERIFIED = 0,
+	EXIT_MISMATCH = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNCHECKED = 3,
+};
+
+struct cmd_opts {
+	const char *store_dir;
+	const char *tcti;
+	const char *format;
+	uint64_t from;
+	bool json;
+};
+
+/* The store and the kernel's list, read once */
+struct combined_log {
+	struct buf store;
+	size_t *offsets;
+	uint64_t store_entries;
+	size_t store_tail;
+	struct kernel_log kernel;
+};
+
+static const char usage[] =
+	"Usage: imasnap COMMAND [options]\n"
+	"\n"
+	"Commands:\n"
+	"  status   kernel list and store sizes, lag, ring drops and repairs\n"
+	"  verify   replay store + kernel list against the TPM's PCRs\n"
+	"  export   write the combined log from a global entry index\n"
+	"\n"
+	"Options:\n"
+	"  -s, --store DIR     store directory (default " STORE_DEFAULT_DIR ")\n"
+	"  -j, --json          status: machine-readable output\n"
+	"  -f, --from N        export: first global entry index (default 0)\n"
+	"  -F, --format FMT    export: binary (default) or ascii\n"
+	"  -T, --tcti CONF     verify: TPM TCTI (default device:/dev/tpmrm0)\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit status: 0 ok, 1 verification failed, 2 bad usage, 3 could not check.\n";
+
+static void combined_free(struct combined_log *c)
+{
+	buf_free(&c->store);
+	free(c->offsets);
+	kernel_log_free(&c->kernel);
+}
+
+static int combined_read(struct combined_log *c, const char *dir)
+{
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	err = store_read(dir, &c->store, &c->offsets, &c->store_entries, &c->store_tail);
+	if (!err)
+		err = kernel_log_read(&c->kernel);
+	if (err)
+		combined_free(c);
+	return err;
+}
+
+/* Global index of the end of the combined log */
+static uint64_t combined_end(const struct combined_log *c)
+{
+	uint64_t kend = c->kernel.first + c->kernel.count;
+
+	return kend > c->store_entries ? kend : c->store_entries;
+}
+
+/* Record i of the combined log: from the store if it has it, else the kernel */
+static const uint8_t *combined_bytes(const struct combined_log *c, uint64_t i,
+				     size_t *len)
+{
+	size_t end;
+
+	if (i < c->store_entries) {
+		end = i + 1 < c->store_entries ? c->offsets[i + 1] :
+		      c->store.len - c->store_tail;
+		*len = end - c->offsets[i];
+		return c->store.data + c->offsets[i];
+	}
+	return kernel_log_bytes(&c->kernel, i, len);
+}
+
+static int cmd_status(const struct cmd_opts *o)
+{
+	struct loader_stats st;
+	struct combined_log c;
+	uint64_t kend, lag;
+	bool running;
+
+	if (combined_read(&c, o->store_dir))
+		return EXIT_UNCHECKED;
+	stats_load(o->store_dir, &st);
+	running = store_locked(o->store_dir);
+	kend = c.kernel.first + c.kernel.count;
+	lag = kend > c.store_entries ? kend - c.store_entries : 0;
+	if (o->json) {
+		printf("{\"kernel_entries\": %" PRIu64 ", \"kernel_bytes\": %zu, "
+		       "\"kernel_trimmed\": %" PRIu64 ", \"store_entries\": %" PRIu64 ", "
+		       "\"store_bytes\": %zu, \"lag\": %" PRIu64 ", \"drops\": %" PRIu64 ", "
+		       "\"repairs\": %" PRIu64 ", \"repaired_entries\": %" PRIu64 ", "
+		       "\"duplicates\": %" PRIu64 ", \"loader_running\": %s, "
+		       "\"loader_starts\": %" PRIu64 "}\n",
+		       c.kernel.count, c.kernel.raw.len, c.kernel.first, c.store_entries,
+		       c.store.len, lag, st.drops, st.repairs, st.repaired, st.duplicates,
+		       running ? "true" : "false", st.starts);
+	} else {
+		printf("kernel entries: %" PRIu64 "\nkernel bytes: %zu\nkernel trimmed: %" PRIu64
+		       "\nstore: %s/%s\nstore entries: %" PRIu64 "\nstore bytes: %zu\n"
+		       "lag: %" PRIu64 "\ndrops: %" PRIu64 "\nrepairs: %" PRIu64
+		       " (%" PRIu64 " entries)\nduplicates: %" PRIu64 "\nloader: %s\n",
+		       c.kernel.count, c.kernel.raw.len, c.kernel.first, o->store_dir,
+		       STORE_LOG_NAME, c.store_entries, c.store.len, lag, st.drops,
+		       st.repairs, st.repaired, st.duplicates,
+		       running ? "running" : "not running");
+	}
+	combined_free(&c);
+	return 0;
+}
+
+static bool replay_matches(const struct replay *r, const struct replay *tpm)
+{
+	const struct replay_bank *t;
+	unsigned int p;
+	int b;
+
+	for (b = 0; b < r->nr_banks; b++) {
+		if (!r->bank[b].size)
+			continue;
+		t = replay_find_bank(tpm, r->bank[b].alg_id);
+		for (p = 0; p < REPLAY_NR_PCRS; p++)
+			if (r->pcrs_used & (1u << p) &&
+			    memcmp(r->bank[b].pcr[p], t->pcr[p], r->bank[b].size))
+				return false;
+	}
+	return true;
+}
+
+static void print_hex(const uint8_t *p, size_t n)
+{
+	while (n--)
+		printf("%02x", *p++);
+}
+
+static void report_pcrs(const struct replay *r, const struct replay *tpm, bool ok)
+{
+	const struct replay_bank *t;
+	unsigned int p;
+	int b;
+
+	for (p = 0; p < REPLAY_NR_PCRS; p++) {
+		if (!(r->pcrs_used & (1u << p)))
+			continue;
+		for (b = 0; b < r->nr_banks; b++) {
+			if (!r->bank[b].size) {
+				printf("PCR %u %s: not checked (no digest support)\n", p,
+				       alg_name(r->bank[b].alg_id) ?: "unknown bank");
+				continue;
+			}
+			t = replay_find_bank(tpm, r->bank[b].alg_id);
+			if (ok || !memcmp(r->bank[b].pcr[p], t->pcr[p], r->bank[b].size)) {
+				printf("PCR %u %s: matches the TPM\n", p, alg_name(r->bank[b].alg_id));
+				continue;
+			}
+			printf("PCR %u %s: replay ", p, alg_name(r->bank[b].alg_id));
+			print_hex(r->bank[b].pcr[p], r->bank[b].size);
+			printf(", TPM ");
+			print_hex(t->pcr[p], r->bank[b].size);
+			printf("\n");
+		}
+	}
+}
+
+/*
+ * Replays the combined log. IMA lists an entry before it extends the PCR and
+ * measurements go on while we read, so the TPM is read first and must equal
+ * the replay of some prefix that holds at least the entries counted before
+ * that read.
+ */
+static int replay_combined(const struct combined_log *c, const struct replay *tpm,
+			   uint64_t counted, struct replay *r, uint64_t *matched)
+{
+	uint16_t algs[REPLAY_MAX_BANKS];
+	struct log_record rec;
+	const uint8_t *bytes;
+	uint64_t i, end = combined_end(c);
+	size_t len;
+	int b, err;
+
+	for (b = 0; b < tpm->nr_banks; b++)
+		algs[b] = tpm->bank[b].alg_id;
+	err = replay_init(r, algs, tpm->nr_banks);
+	if (err)
+		return err;
+	*matched = UINT64_MAX;
+	for (i = 0; i < end; i++) {
+		bytes = combined_bytes(c, i, &len);
+		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0) {
+			printf("entry %" PRIu64 ": cannot be read\n", i);
+			return -EBADMSG;
+		}
+		if (replay_check_digest(&rec)) {
+			printf("entry %" PRIu64 ": its template data does not hash to its logged digest: replay diverges here\n",
+			       i);
+			return -EBADMSG;
+		}
+		err = replay_extend(r, &rec);
+		if (err) {
+			printf("entry %" PRIu64 ": cannot be replayed (PCR %u)\n", i, rec.pcr);
+			return err;
+		}
+		if (i + 1 >= counted && replay_matches(r, tpm)) {
+			*matched = i + 1;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int cmd_verify(const struct cmd_opts *o)
+{
+	struct replay tpm, r;
+	struct combined_log c;
+	uint64_t counted, index, matched;
+	int ret = EXIT_VERIFIED;
+
+	if (kernel_count(&counted) || tpm_read_pcrs(&tpm, (1u << REPLAY_NR_PCRS) - 1, o->tcti))
+		return EXIT_UNCHECKED;
+	if (combined_read(&c, o->store_dir))
+		return EXIT_UNCHECKED;
+	printf("store: %" PRIu64 " entries; kernel list: entries %" PRIu64 "..%" PRIu64 "\n",
+	       c.store_entries, c.kernel.first, c.kernel.first + c.kernel.count);
+	if (c.store_tail)
+		printf("store ends in a partial record (%zu bytes): a write in progress, or a crash imasnap-load repairs on start\n",
+		       c.store_tail);
+	if (log_compare_kernel(c.store.data, c.store.len - c.store_tail, &c.kernel,
+			       c.store_entries, &index)) {
+		printf("FAIL: store entry %" PRIu64 " differs from the kernel's list\n", index);
+		ret = EXIT_MISMATCH;
+		goto out;
+	}
+	printf("store matches the kernel's list where both hold entries\n");
+	if (replay_combined(&c, &tpm, counted, &r, &matched)) {
+		printf("FAIL: the log does not replay\n");
+		ret = EXIT_MISMATCH;
+		goto out;
+	}
+	if (matched == UINT64_MAX) {
+		printf("FAIL: replay of all %" PRIu64 " entries does not match the TPM\n",
+		       combined_end(&c));
+		report_pcrs(&r, &tpm, false);
+		ret = EXIT_MISMATCH;
+		goto out;
+	}
+	report_pcrs(&r, &tpm, true);
+	printf("OK: %" PRIu64 " entries (%" PRIu64 " from the store) replay to the TPM's PCRs\n",
+	       matched, matched < c.store_entries ? matched : c.store_entries);
+out:
+	combined_free(&c);
+	return ret;
+}
+
+static int cmd_export(const struct cmd_opts *o)
+{
+	struct combined_log c;
+	struct log_record rec;
+	struct buf out = {0};
+	const uint8_t *bytes;
+	uint64_t i, end;
+	bool ascii = !strcmp(o->format, "ascii");
+	size_t len;
+	int ret = 0;
+
+	if (combined_read(&c, o->store_dir))
+		return EXIT_UNCHECKED;
+	end = combined_end(&c);
+	if (o->from > end) {
+		fprintf(stderr, "imasnap export: --from %" PRIu64 " is past the end of the log (%" PRIu64 " entries)\n",
+			o->from, end);
+		ret = EXIT_USAGE;
+	}
+	for (i = o->from; !ret && i < end; i++) {
+		bytes = combined_bytes(&c, i, &len);
+		out.len = 0;
+		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0 ||
+		    (ascii ? log_format_ascii(&rec, &out) : buf_append(&out, bytes, len)) ||
+		    fwrite(out.data, 1, out.len, stdout) != out.len) {
+			fprintf(stderr, "imasnap export: cannot write entry %" PRIu64 "\n", i);
+			ret = EXIT_UNCHECKED;
+		}
+	}
+	if (fflush(stdout) && !ret)
+		ret = EXIT_UNCHECKED;
+	buf_free(&out);
+	combined_free(&c);
+	return ret;
+}
+
+static int parse_u64(const char *arg, uint64_t *val)
+{
+	char *end;
+
+	errno = 0;
+	*val = strtoull(arg, &end, 10);
+	return errno || end == arg || *end || *arg == '-' ? -EINVAL : 0;
+}
+
+static int parse_opts(int argc, char **argv, struct cmd_opts *o)
+{
+	static const struct option long_opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "tcti", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:jf:F:T:h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->store_dir = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'f':
+			if (parse_u64(optarg, &o->from)) {
+				fprintf(stderr, "imasnap: --from %s: not an entry index\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'F':
+			if (strcmp(optarg, "binary") && strcmp(optarg, "ascii")) {
+				fprintf(stderr, "imasnap: --format %s: use binary or ascii\n", optarg);
+				return -EINVAL;
+			}
+			o->format = optarg;
+			break;
+		case 'T':
+			o->tcti = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "imasnap: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!*o->store_dir) {
+		fprintf(stderr, "imasnap: --store needs a directory\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(const struct cmd_opts *o);
+	} cmds[] = {
+		{ "status", cmd_status },
+		{ "verify", cmd_verify },
+		{ "export", cmd_export },
+	};
+	struct cmd_opts o = { .store_dir = STORE_DEFAULT_DIR, .format = "binary" };
+	size_t i;
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		if (parse_opts(argc - 1, argv + 1, &o)) {
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+		return cmds[i].run(&o);
+	}
+	fprintf(stderr, "imasnap: unknown command '%s'\n%s", argv[1], usage);
+	return EXIT_USAGE;
+}

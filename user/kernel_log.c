@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Reading IMA's measurement list and counters from securityfs */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernel_log.h"
+
+#define READ_CHUNK	(1 << 20)
+
+const char *securityfs_path(void)
+{
+	const char *env = getenv("IMASNAP_SECURITYFS");
+
+	return env && *env ? env : "/sys/kernel/security";
+}
+
+static int read_file(const char *path, struct buf *out)
+{
+	int fd, err = 0;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		err = buf_reserve(out, READ_CHUNK);
+		if (err)
+			break;
+		n = read(fd, out->data + out->len, out->cap - out->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : 0;
+			break;
+		}
+		out->len += n;
+	}
+	close(fd);
+	return err;
+}
+
+static int read_u64_file(const char *path, uint64_t *val)
+{
+	struct buf b = {0};
+	char *end;
+	int err;
+
+	err = read_file(path, &b);
+	if (err)
+		return err;
+	err = buf_append(&b, "", 1);
+	if (!err) {
+		errno = 0;
+		*val = strtoull((char *)b.data, &end, 10);
+		if (errno || end == (char *)b.data || (*end && *end != '\n'))
+			err = -EINVAL;
+	}
+	buf_free(&b);
+	return err;
+}
+
+int log_index(const uint8_t *data, size_t len, size_t **offsets,
+	      uint64_t *count, size_t *tail)
+{
+	struct log_record rec;
+	size_t off = 0, cap = 0, *offs = NULL, *grown;
+	uint64_t n = 0;
+	const char *why = NULL;
+	ssize_t size;
+
+	while (off < len) {
+		size = log_parse(data + off, len - off, &rec, &why);
+		if (size < 0) {
+			fprintf(stderr, "record %" PRIu64 " at byte %zu: %s\n",
+				n, off, why ? why : "malformed");
+			free(offs);
+			return -EINVAL;
+		}
+		if (size == 0)
+			break;
+		if (offsets && n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			grown = realloc(offs, cap * sizeof(*offs));
+			if (!grown) {
+				free(offs);
+				return -ENOMEM;
+			}
+			offs = grown;
+		}
+		if (offsets)
+			offs[n] = off;
+		n++;
+		off += size;
+	}
+	if (offsets)
+		*offsets = offs;
+	*count = n;
+	*tail = len - off;
+	return 0;
+}
+
+int kernel_trimmed(uint64_t *trimmed)
+{
+	char path[512], line[256];
+	FILE *f;
+	int err = -EINVAL;
+
+	snprintf(path, sizeof(path), "%s/imasnap/state", securityfs_path());
+	f = fopen(path, "re");
+	if (!f) {
+		*trimmed = 0;
+		return errno == ENOENT ? 0 : -errno;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "trimmed: %" SCNu64, trimmed) == 1) {
+			err = 0;
+			break;
+		}
+	fclose(f);
+	if (err)
+		fprintf(stderr, "%s: no \"trimmed:\" line\n", path);
+	return err;
+}
+
+int kernel_count(uint64_t *count)
+{
+	char path[512];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/ima/runtime_measurements_count",
+		 securityfs_path());
+	err = read_u64_file(path, count);
+	if (err)
+		fprintf(stderr, "cannot read %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+int kernel_log_read(struct kernel_log *kl)
+{
+	uint64_t before, after;
+	char path[512];
+	size_t tail;
+	int err;
+
+	memset(kl, 0, sizeof(*kl));
+	snprintf(path, sizeof(path), "%s/ima/binary_runtime_measurements",
+		 securityfs_path());
+	/* A trim between the two reads of "trimmed" would shift the indexes */
+	do {
+		kernel_log_free(kl);
+		err = kernel_trimmed(&before);
+		if (!err)
+			err = read_file(path, &kl->raw);
+		if (!err)
+			err = kernel_trimmed(&after);
+		if (err) {
+			fprintf(stderr, "cannot read %s: %s\n", path, strerror(-err));
+			return err;
+		}
+	} while (before != after);
+	kl->first = before;
+	err = log_index(kl->raw.data, kl->raw.len, &kl->offsets, &kl->count, &tail);
+	if (!err && tail)
+		err = -EINVAL;
+	if (err) {
+		fprintf(stderr, "%s: unexpected layout, not IMA's binary format\n", path);
+		kernel_log_free(kl);
+	}
+	return err;
+}
+
+void kernel_log_free(struct kernel_log *kl)
+{
+	buf_free(&kl->raw);
+	free(kl->offsets);
+	kl->offsets = NULL;
+	kl->count = 0;
+}
+
+const uint8_t *kernel_log_bytes(const struct kernel_log *kl, uint64_t index,
+				size_t *len)
+{
+	size_t off, end;
+
+	if (index < kl->first || index - kl->first >= kl->count)
+		return NULL;
+	off = kl->offsets[index - kl->first];
+	end = index - kl->first + 1 < kl->count ?
+	      kl->offsets[index - kl->first + 1] : kl->raw.len;
+	*len = end - off;
+	return kl->raw.data + off;
+}
+
+int kernel_log_get(const struct kernel_log *kl, uint64_t index,
+		   struct log_record *rec)
+{
+	const uint8_t *bytes;
+	size_t len;
+
+	bytes = kernel_log_bytes(kl, index, &len);
+	if (!bytes)
+		return -ENOENT;
+	return log_parse(bytes, len, rec, NULL) > 0 ? 0 : -EINVAL;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The kernel's side: IMA's measurement list as securityfs shows it, and the
+ * kernel helper's state. Every entry has a global index: its position among
+ * all entries IMA listed since boot. The list starts at global index
+ * "trimmed" (0 until the helper trims) and runtime_measurements_count is the
+ * global index of the next entry.
+ */
+#ifndef IMASNAP_KERNEL_LOG_H
+#define IMASNAP_KERNEL_LOG_H
+
+#include <stdint.h>
+
+#include "log.h"
+
+struct kernel_log {
+	struct buf raw;		/* binary_runtime_measurements as read */
+	uint64_t first;		/* global index of the first record */
+	uint64_t count;		/* records in raw */
+	size_t *offsets;	/* offset of each record in raw */
+};
+
+/* securityfs mount point: $IMASNAP_SECURITYFS or /sys/kernel/security */
+const char *securityfs_path(void);
+
+/* Reads and parses the whole list; 0 or -errno with a message on stderr */
+int kernel_log_read(struct kernel_log *kl);
+void kernel_log_free(struct kernel_log *kl);
+/* The record at a global index; -ENOENT if the list does not hold it */
+int kernel_log_get(const struct kernel_log *kl, uint64_t index,
+		   struct log_record *rec);
+
+/* The raw bytes of the record at a global index; NULL if not listed */
+const uint8_t *kernel_log_bytes(const struct kernel_log *kl, uint64_t index,
+				size_t *len);
+
+/* runtime_measurements_count: global index of the next entry */
+int kernel_count(uint64_t *count);
+/* Entries the helper trimmed this boot; 0 when the helper is not loaded */
+int kernel_trimmed(uint64_t *trimmed);
+
+/* Parses a whole buffer of records into offsets; -EINVAL on any bad byte */
+int log_index(const uint8_t *data, size_t len, size_t **offsets,
+	      uint64_t *count, size_t *tail);
+
+#endif /* IMASNAP_KERNEL_LOG_H */

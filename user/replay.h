@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Replay of a measurement log into PCR values, per PCR and per bank, as IMA
+ * extends them (security/integrity/ima/ima_queue.c, ima_api.c):
+ *   PCR[bank] = H_bank(PCR[bank] | template_digest[bank])
+ * where template_digest[bank] = H_bank(log_hashed_bytes(record)), except for
+ * violations (logged digest all zero), which extend with all 0xff bytes.
+ */
+#ifndef IMASNAP_REPLAY_H
+#define IMASNAP_REPLAY_H
+
+#include <stdint.h>
+
+#include "log.h"
+
+#define REPLAY_NR_PCRS		24
+#define REPLAY_MAX_BANKS	8
+#define REPLAY_MAX_DIGEST	64
+
+/* TCG algorithm identifiers (TPM2_ALG_*) */
+#define ALG_SHA1	0x0004
+#define ALG_SHA256	0x000b
+#define ALG_SHA384	0x000c
+#define ALG_SHA512	0x000d
+#define ALG_SM3_256	0x0012
+
+struct replay_bank {
+	uint16_t alg_id;
+	uint16_t size;		/* digest bytes; 0: algorithm not supported */
+	uint8_t pcr[REPLAY_NR_PCRS][REPLAY_MAX_DIGEST];
+};
+
+struct replay {
+	int nr_banks;
+	struct replay_bank bank[REPLAY_MAX_BANKS];
+	uint32_t pcrs_used;	/* bit n: some record extended PCR n */
+	uint64_t records;
+};
+
+/* PCRs start at zero. Unknown algorithms get size 0 and are not replayed. */
+int replay_init(struct replay *r, const uint16_t *alg_ids, int nr_banks);
+/* Sets a starting value (a snapshot's base) for one PCR of one bank */
+int replay_set_pcr(struct replay *r, uint16_t alg_id, unsigned int pcr,
+		   const uint8_t *value, size_t size);
+/* Extends every bank with the record; -EINVAL for a PCR out of range */
+int replay_extend(struct replay *r, const struct log_record *rec);
+/*
+ * 0 when the record's logged SHA-1 template digest is sha1 of its hashed
+ * bytes (or it is a violation); -EBADMSG when not
+ */
+int replay_check_digest(const struct log_record *rec);
+const struct replay_bank *replay_find_bank(const struct replay *r,
+					   uint16_t alg_id);
+/* Digest size of a TCG algorithm, 0 if unknown; its name ("sha256") or NULL */
+uint16_t alg_digest_size(uint16_t alg_id);
+const char *alg_name(uint16_t alg_id);
+
+#endif /* IMASNAP_REPLAY_H */

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The loader's counters file */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "status.h"
+
+#define STAT_FIELD(name) { #name, offsetof(struct loader_stats, name) }
+
+static const struct {
+	const char *key;
+	size_t offset;
+} stat_fields[] = {
+	STAT_FIELD(events), STAT_FIELD(drops), STAT_FIELD(repairs),
+	STAT_FIELD(repaired), STAT_FIELD(duplicates), STAT_FIELD(fetched),
+	STAT_FIELD(truncated), STAT_FIELD(starts), STAT_FIELD(pid),
+};
+
+#define NR_FIELDS (sizeof(stat_fields) / sizeof(stat_fields[0]))
+
+static uint64_t *field(struct loader_stats *st, size_t i)
+{
+	return (uint64_t *)((char *)st + stat_fields[i].offset);
+}
+
+int stats_load(const char *dir, struct loader_stats *st)
+{
+	char path[4200], key[32];
+	uint64_t val;
+	size_t i;
+	FILE *f;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), "%s/%s", dir, LOADER_STATE_NAME);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fscanf(f, "%31[a-z]: %" SCNu64 "\n", key, &val) == 2)
+		for (i = 0; i < NR_FIELDS; i++)
+			if (!strcmp(key, stat_fields[i].key))
+				*field(st, i) = val;
+	fclose(f);
+	return 0;
+}
+
+int stats_save(const char *dir, const struct loader_stats *st)
+{
+	char path[4200], tmp[4300];
+	struct loader_stats copy = *st;
+	FILE *f;
+	size_t i;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, LOADER_STATE_NAME);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	for (i = 0; i < NR_FIELDS; i++)
+		fprintf(f, "%s: %" PRIu64 "\n", stat_fields[i].key, *field(&copy, i));
+	if (fflush(f) || fsync(fileno(f)))
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}

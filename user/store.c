@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The on-disk store: opening, checking against the kernel, appending */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static int make_dirs(const char *dir)
+{
+	char path[4096], *p;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (p = path + 1; ; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+/* Maps the log read-only; an empty file maps to NULL */
+static int map_log(int fd, const uint8_t **data, size_t *len)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	*len = st.st_size;
+	*data = NULL;
+	if (!st.st_size)
+		return 0;
+	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*data = p;
+	return 0;
+}
+
+static void unmap_log(const uint8_t *data, size_t len)
+{
+	if (data)
+		munmap((void *)data, len);
+}
+
+static int count_records(struct store *s)
+{
+	const uint8_t *data;
+	size_t len;
+	int err;
+
+	err = map_log(s->fd, &data, &len);
+	if (err)
+		return err;
+	err = log_index(data, len, NULL, &s->entries, &s->tail);
+	unmap_log(data, len);
+	if (err)
+		return -EUCLEAN;
+	s->size = len - s->tail;
+	return 0;
+}
+
+int store_open_append(struct store *s, const char *dir)
+{
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = s->dirfd = -1;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	err = make_dirs(dir);
+	if (err) {
+		fprintf(stderr, "cannot create store directory %s: %s\n", dir, strerror(-err));
+		return err;
+	}
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0)
+		goto fail_errno;
+	s->fd = openat(s->dirfd, STORE_LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (s->fd < 0)
+		goto fail_errno;
+	if (flock(s->fd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		fprintf(stderr, "%s/%s is in use by another imasnap-load\n", dir, STORE_LOG_NAME);
+		goto fail;
+	}
+	/* a new log must survive a crash as a directory entry too */
+	if (fsync(s->dirfd))
+		goto fail_errno;
+	err = count_records(s);
+	if (err) {
+		fprintf(stderr, "%s/%s is not a measurement log (see above); left as it is\n",
+			dir, STORE_LOG_NAME);
+		goto fail;
+	}
+	return 0;
+fail_errno:
+	err = -errno;
+	fprintf(stderr, "cannot open store %s: %s\n", dir, strerror(errno));
+fail:
+	store_close(s);
+	return err;
+}
+
+int store_read(const char *dir, struct buf *data, size_t **offsets,
+	       uint64_t *entries, size_t *tail)
+{
+	const uint8_t *map;
+	char path[4200];
+	size_t len;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOG_NAME);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		fprintf(stderr, "cannot open store %s: %s\n", path, strerror(errno));
+		return err;
+	}
+	err = map_log(fd, &map, &len);
+	close(fd);
+	if (err)
+		return err;
+	memset(data, 0, sizeof(*data));
+	err = buf_append(data, map, len);
+	unmap_log(map, len);
+	if (!err)
+		err = log_index(data->data, data->len, offsets, entries, tail);
+	if (err) {
+		fprintf(stderr, "%s: not a measurement log\n", path);
+		buf_free(data);
+	}
+	return err;
+}
+
+bool store_locked(const char *dir)
+{
+	char path[4200];
+	bool locked;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOG_NAME);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	locked = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);
+	return locked;
+}
+
+int log_compare_kernel(const uint8_t *data, size_t len,
+		       const struct kernel_log *kl, uint64_t entries,
+		       uint64_t *index)
+{
+	struct log_record srec;
+	const uint8_t *kbytes;
+	size_t off = 0, klen;
+	uint64_t i;
+
+	for (i = 0; i < entries; i++, off += srec.size) {
+		*index = i;
+		if (log_parse(data + off, len - off, &srec, NULL) <= 0)
+			return -EUCLEAN;
+		if (i < kl->first)
+			continue;
+		kbytes = kernel_log_bytes(kl, i, &klen);
+		if (!kbytes || klen != srec.size || memcmp(kbytes, data + off, klen))
+			return -EUCLEAN;
+	}
+	return 0;
+}
+
+/* A torn tail is repairable only if it is the start of the kernel's next entry */
+static int check_tail(const uint8_t *tail, size_t len, const struct kernel_log *kl,
+		      uint64_t index)
+{
+	const uint8_t *kbytes;
+	size_t klen;
+
+	kbytes = kernel_log_bytes(kl, index, &klen);
+	if (!kbytes) {
+		fprintf(stderr, "store ends in %zu bytes of a record the kernel does not list\n", len);
+		return -EUCLEAN;
+	}
+	if (len >= klen || memcmp(kbytes, tail, len)) {
+		fprintf(stderr, "store ends in %zu bytes that are not the start of entry %" PRIu64 "\n",
+			len, index);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+int store_reconcile(struct store *s, const struct kernel_log *kl)
+{
+	uint64_t end = kl->first + kl->count, index;
+	const uint8_t *data;
+	size_t len;
+	int err;
+
+	if (s->entries > end) {
+		fprintf(stderr, "store holds %" PRIu64 " entries, the kernel listed only %" PRIu64
+			" this boot: the store is from another boot or corrupt\n", s->entries, end);
+		return -EUCLEAN;
+	}
+	if (s->entries < kl->first) {
+		fprintf(stderr, "the kernel trimmed %" PRIu64 " entries but the store holds only %"
+			PRIu64 ": entries were lost\n", kl->first, s->entries);
+		return -EUCLEAN;
+	}
+	err = map_log(s->fd, &data, &len);
+	if (err)
+		return err;
+	if (len != (size_t)s->size + s->tail)
+		err = -EAGAIN;	/* changed under us: the lock should prevent it */
+	if (!err && log_compare_kernel(data, s->size, kl, s->entries, &index)) {
+		fprintf(stderr, "store entry %" PRIu64 " differs from the kernel's\n", index);
+		err = -EUCLEAN;
+	}
+	if (!err && s->tail)
+		err = check_tail(data + s->size, s->tail, kl, s->entries);
+	unmap_log(data, len);
+	if (err) {
+		fprintf(stderr, "%s/%s does not match the kernel's measurement list; left as it is\n",
+			s->dir, STORE_LOG_NAME);
+		return err == -EUCLEAN ? err : -EUCLEAN;
+	}
+	if (s->tail) {
+		if (ftruncate(s->fd, s->size) || fdatasync(s->fd))
+			return -errno;
+		fprintf(stderr, "repaired a torn last record (%zu bytes) in %s\n", s->tail, s->dir);
+		s->tail = 0;
+	}
+	return 0;
+}
+
+int store_append(struct store *s, const void *record, size_t len)
+{
+	int err = buf_append(&s->pending, record, len);
+
+	if (!err)
+		s->pending_entries++;
+	return err;
+}
+
+int store_flush(struct store *s)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < s->pending.len) {
+		n = pwrite(s->fd, s->pending.data + done, s->pending.len - done,
+			   s->size + done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = EIO;
+		if (n <= 0)
+			goto fail;
+		done += n;
+	}
+	if (fdatasync(s->fd))
+		goto fail;
+	s->size += s->pending.len;
+	s->entries += s->pending_entries;
+	s->pending.len = 0;
+	s->pending_entries = 0;
+	return 0;
+fail:
+	n = -errno;
+	/* leave no partial record behind; the queue stays for a retry */
+	if (ftruncate(s->fd, s->size))
+		n = -errno;
+	fprintf(stderr, "cannot write store %s: %s\n", s->dir, strerror((int)-n));
+	return (int)n;
+}
+
+void store_close(struct store *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	s->fd = s->dirfd = -1;
+	buf_free(&s->pending);
+}

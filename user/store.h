@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The store: DIR/binary_runtime_measurements, every entry of the measurement
+ * epoch in the kernel's binary format, append-only. Its record i is the entry
+ * with global index i. Appends are group-committed: store_append() queues,
+ * store_flush() writes the queue and fdatasync()s it.
+ */
+#ifndef IMASNAP_STORE_H
+#define IMASNAP_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kernel_log.h"
+#include "log.h"
+
+#define STORE_DEFAULT_DIR	"/var/lib/imasnap"
+#define STORE_LOG_NAME		"binary_runtime_measurements"
+
+struct store {
+	char dir[4096];
+	int dirfd;
+	int fd;			/* the log; -1 when closed */
+	uint64_t entries;	/* complete records written (durable after flush) */
+	off_t size;		/* bytes of those records */
+	size_t tail;		/* bytes of a torn record after them, at open */
+	struct buf pending;	/* queued records */
+	uint64_t pending_entries;
+};
+
+/*
+ * Opens DIR's log for appending (creating DIR and the log if needed) and
+ * takes an exclusive lock on it: one loader per store. Counts its records.
+ */
+int store_open_append(struct store *s, const char *dir);
+/* Reads a store for checking: the whole log and the index of its records */
+int store_read(const char *dir, struct buf *data, size_t **offsets,
+	       uint64_t *entries, size_t *tail);
+/* true when some process (a loader) holds the store's lock */
+bool store_locked(const char *dir);
+
+/*
+ * Checks that the store and the kernel's list agree wherever both hold an
+ * entry, and repairs a torn last record that is the start of the kernel's
+ * next entry. Changes nothing and returns -EUCLEAN (message on stderr) when
+ * they disagree.
+ */
+int store_reconcile(struct store *s, const struct kernel_log *kl);
+
+/*
+ * Compares records [kl->first, entries) of a log with the kernel's list.
+ * Returns 0, or -EUCLEAN with *index set to the first entry that differs.
+ */
+int log_compare_kernel(const uint8_t *data, size_t len,
+		       const struct kernel_log *kl, uint64_t entries,
+		       uint64_t *index);
+
+int store_append(struct store *s, const void *record, size_t len);
+int store_flush(struct store *s);
+/* entries queued or written: the global index of the next entry */
+static inline uint64_t store_next(const struct store *s)
+{
+	return s->entries + s->pending_entries;
+}
+void store_close(struct store *s);
+
+#endif /* IMASNAP_STORE_H */
