@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Replays measurement records into PCR values, per PCR and per bank, the way
+ * IMA extends the TPM (ima_queue.c: ima_pcr_extend; ima_api.c:
+ * ima_calc_field_array_hash for each bank's template digest).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "replay.h"
+
+static const struct alg_info {
+	uint16_t id;
+	uint16_t size;
+	const char *name;	/* the kernel's hash_algo_name, also OpenSSL's */
+} algs[] = {
+	{ ALG_SHA1, 20, "sha1" },
+	{ ALG_SHA256, 32, "sha256" },
+	{ ALG_SHA384, 48, "sha384" },
+	{ ALG_SHA512, 64, "sha512" },
+	{ ALG_SM3_256, 32, "sm3" },
+};
+
+static const struct alg_info *alg_lookup(uint16_t alg_id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (algs[i].id == alg_id)
+			return &algs[i];
+	return NULL;
+}
+
+uint16_t alg_digest_size(uint16_t alg_id)
+{
+	const struct alg_info *alg = alg_lookup(alg_id);
+
+	return alg ? alg->size : 0;
+}
+
+const char *alg_name(uint16_t alg_id)
+{
+	const struct alg_info *alg = alg_lookup(alg_id);
+
+	return alg ? alg->name : NULL;
+}
+
+/* NULL when this OpenSSL cannot compute the algorithm (sm3 may be absent) */
+static const EVP_MD *alg_md(uint16_t alg_id)
+{
+	const struct alg_info *alg = alg_lookup(alg_id);
+
+	return alg ? EVP_get_digestbyname(alg->name) : NULL;
+}
+
+/* out = H(a | b); b may be empty. Serves template digests and extends. */
+static int hash2(uint16_t alg_id, const void *a, size_t a_len,
+		 const void *b, size_t b_len, uint8_t *out)
+{
+	const EVP_MD *md = alg_md(alg_id);
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	if (!md)
+		return -EOPNOTSUPP;
+	ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return -ENOMEM;
+	ok = EVP_DigestInit_ex(ctx, md, NULL) &&
+	     EVP_DigestUpdate(ctx, a, a_len) &&
+	     EVP_DigestUpdate(ctx, b, b_len) &&
+	     EVP_DigestFinal_ex(ctx, out, NULL);
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -EIO;
+}
+
+int replay_init(struct replay *r, const uint16_t *alg_ids, int nr_banks)
+{
+	int i;
+
+	if (nr_banks < 0 || nr_banks > REPLAY_MAX_BANKS)
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	r->nr_banks = nr_banks;
+	for (i = 0; i < nr_banks; i++) {
+		r->bank[i].alg_id = alg_ids[i];
+		if (alg_md(alg_ids[i]))
+			r->bank[i].size = alg_digest_size(alg_ids[i]);
+	}
+	return 0;
+}
+
+const struct replay_bank *replay_find_bank(const struct replay *r,
+					   uint16_t alg_id)
+{
+	int i;
+
+	for (i = 0; i < r->nr_banks; i++)
+		if (r->bank[i].alg_id == alg_id)
+			return &r->bank[i];
+	return NULL;
+}
+
+int replay_set_pcr(struct replay *r, uint16_t alg_id, unsigned int pcr,
+		   const uint8_t *value, size_t size)
+{
+	struct replay_bank *bank;
+
+	bank = (struct replay_bank *)replay_find_bank(r, alg_id);
+	if (!bank)
+		return -ENOENT;
+	if (pcr >= REPLAY_NR_PCRS || !bank->size || size != bank->size)
+		return -EINVAL;
+	memcpy(bank->pcr[pcr], value, size);
+	return 0;
+}
+
+/* The bank's template digest of the record, into digest[bank->size] */
+static int template_digest(const struct replay_bank *bank,
+			   const struct log_record *rec,
+			   const struct buf *hashed, uint8_t *digest)
+{
+	/* IMA extends violations with all ones, though it logs all zeros */
+	if (log_is_violation(rec)) {
+		memset(digest, 0xff, bank->size);
+		return 0;
+	}
+	return hash2(bank->alg_id, hashed->data, hashed->len, NULL, 0, digest);
+}
+
+/*
+ * Computes every bank's new value before changing any, so that a failure
+ * leaves r as it was.
+ */
+static int extend_banks(struct replay *r, const struct log_record *rec,
+			const struct buf *hashed)
+{
+	uint8_t next[REPLAY_MAX_BANKS][REPLAY_MAX_DIGEST];
+	uint8_t digest[REPLAY_MAX_DIGEST];
+	struct replay_bank *bank;
+	int i, err;
+
+	for (i = 0; i < r->nr_banks; i++) {
+		bank = &r->bank[i];
+		if (!bank->size)
+			continue;
+		err = template_digest(bank, rec, hashed, digest);
+		err = err ?: hash2(bank->alg_id, bank->pcr[rec->pcr],
+				   bank->size, digest, bank->size, next[i]);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < r->nr_banks; i++)
+		if (r->bank[i].size)
+			memcpy(r->bank[i].pcr[rec->pcr], next[i],
+			       r->bank[i].size);
+	return 0;
+}
+
+int replay_extend(struct replay *r, const struct log_record *rec)
+{
+	struct buf hashed = { 0 };
+	int err;
+
+	if (rec->pcr >= REPLAY_NR_PCRS)
+		return -EINVAL;
+	err = log_hashed_bytes(rec, &hashed);
+	err = err ?: extend_banks(r, rec, &hashed);
+	buf_free(&hashed);
+	if (err)
+		return err;
+	r->pcrs_used |= 1u << rec->pcr;
+	r->records++;
+	return 0;
+}
+
+int replay_check_digest(const struct log_record *rec)
+{
+	uint8_t digest[LOG_SHA1_SIZE];
+	struct buf hashed = { 0 };
+	int err;
+
+	if (log_is_violation(rec))
+		return 0;
+	err = log_hashed_bytes(rec, &hashed);
+	err = err ?: hash2(ALG_SHA1, hashed.data, hashed.len, NULL, 0, digest);
+	buf_free(&hashed);
+	if (err)
+		return err;
+	return memcmp(digest, rec->digest, LOG_SHA1_SIZE) ? -EBADMSG : 0;
+}
