@@ -547,6 +547,18 @@ static int show_field(struct buf *out, enum field_show show,
 
 #define MAX_TEMPLATE_FIELDS	16	/* IMA_TEMPLATE_NUM_FIELDS_MAX is 15 */
 
+static int count_fields(const struct log_record *rec)
+{
+	struct field_iter it = { .p = rec->data, .left = rec->data_len };
+	const uint8_t *p;
+	uint32_t len;
+	int n = 0;
+
+	while (field_next(&it, &p, &len) == 1)
+		n++;
+	return n;
+}
+
 static int format_fields(const struct log_record *rec, struct buf *out)
 {
 	struct field_iter it = { .p = rec->data, .left = rec->data_len };
@@ -557,12 +569,8 @@ static int format_fields(const struct log_record *rec, struct buf *out)
 	int i, ret;
 
 	/* a field count that disagrees with the format: show raw hex */
-	for (i = 0; field_next(&it, &p, &len) == 1; i++)
-		;
-	if (i != nr_shows)
+	if (count_fields(rec) != nr_shows)
 		nr_shows = -1;
-	it.p = rec->data;
-	it.left = rec->data_len;
 	for (i = 0; (ret = field_next(&it, &p, &len)) == 1; i++) {
 		/* ima_ascii_measurements_show: a space, then nothing if empty */
 		if (buf_append(out, " ", 1))

@@ -133,6 +133,17 @@ static struct replay_bank *bank_of(struct replay *pcrs, TPMI_ALG_HASH alg)
 	return (struct replay_bank *)replay_find_bank(pcrs, alg);
 }
 
+static void unselect(TPML_PCR_SELECTION *want, TPMI_ALG_HASH alg,
+		     unsigned int pcr)
+{
+	unsigned int i;
+
+	for (i = 0; i < want->count; i++)
+		if (want->pcrSelections[i].hash == alg)
+			want->pcrSelections[i].pcrSelect[pcr / 8] &=
+				~(1u << (pcr % 8));
+}
+
 /*
  * Stores the digests of one PCR_Read, in the order of the selection it
  * returned (bank by bank, PCR by PCR), and takes them off want.
@@ -143,7 +154,7 @@ static int store_values(const TPML_PCR_SELECTION *got,
 			TPML_PCR_SELECTION *want)
 {
 	struct replay_bank *bank;
-	unsigned int i, j, pcr, n = 0;
+	unsigned int i, pcr, n = 0;
 
 	for (i = 0; i < got->count; i++) {
 		bank = bank_of(pcrs, got->pcrSelections[i].hash);
@@ -155,10 +166,7 @@ static int store_values(const TPML_PCR_SELECTION *got,
 				return -EPROTO;
 			memcpy(bank->pcr[pcr], values->digests[n++].buffer,
 			       bank->size);
-			for (j = 0; j < want->count; j++)
-				if (want->pcrSelections[j].hash == bank->alg_id)
-					want->pcrSelections[j].pcrSelect[pcr / 8] &=
-						~(1u << (pcr % 8));
+			unselect(want, bank->alg_id, pcr);
 		}
 	}
 	return n == values->count ? (int)n : -EPROTO;
