@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Helpers for the bats suites (`load helpers`). The suites run inside the test
+# guest (test/vm/run.sh): root, IMA policy "measure func=FILE_CHECK
+# mask=MAY_READ uid=0" with tmpfs measured and 9p, ramfs and pseudo file
+# systems not, so only files tests create under /tmp (or /run, /var/lib, ...)
+# add measurements. Under TCG an exec from the 9p root costs ~0.3 s and a
+# measured read ~6 ms: generate load from one process (the helpers below use
+# shell builtins), not with one exec per file.
+
+# shellcheck disable=SC2034 # the variables are for the test files
+IMA_DIR=/sys/kernel/security/ima
+TREE=${IMASNAP_TREE:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+# The template the guest kernel logs with (set by test/vm/guest-run.sh).
+TEMPLATE=${IMASNAP_TEMPLATE:-ima-sig}
+
+require_root() {
+	[[ $(id -u) -eq 0 ]] || skip "needs root"
+}
+
+# Tests that need IMA skip on a host without it (run them via test/vm/run.sh).
+require_ima() {
+	require_root
+	[[ -r $IMA_DIR/runtime_measurements_count ]] ||
+		skip "no IMA securityfs here: run under test/vm/run.sh"
+}
+
+# Number of entries in the kernel's IMA list.
+kernel_count() {
+	local n
+	read -r n <"$IMA_DIR/runtime_measurements_count"
+	echo "$n"
+}
+
+# A fresh directory on tmpfs (measured by the guest's policy); removed by
+# bats' teardown only if the test does it, so name it after the test.
+tmpfs_dir() {
+	local d
+	d=$(mktemp -d /tmp/imasnap-test.XXXXXX)
+	[[ $(stat -f -c %T "$d") == tmpfs ]] || {
+		echo "tmpfs_dir: $d is not on tmpfs" >&2
+		return 1
+	}
+	echo "$d"
+}
+
+# measure_files N DIR: create N new small files f0..f<N-1> with distinct
+# contents in DIR (on tmpfs), then read each once, all from this shell, so the
+# guest's policy adds exactly N measurements.
+measure_files() {
+	local n=$1 dir=$2 i
+	for ((i = 0; i < n; i++)); do
+		printf 'imasnap %s %d %d%d\n' "$dir" "$i" "$RANDOM" "$RANDOM" >"$dir/f$i"
+	done
+	for ((i = 0; i < n; i++)); do
+		read -r _ <"$dir/f$i" || true
+	done
+}
+
+# hex_bytes HEX: write the bytes HEX spells.
+hex_bytes() {
+	local h=$1 out='' i
+	for ((i = 0; i < ${#h}; i += 2)); do
+		out+="\\x${h:i:2}"
+	done
+	printf '%b' "$out"
+}
+
+# u32le N: N as 4 little-endian bytes (template field lengths on x86).
+u32le() {
+	printf '%b' "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' \
+		$(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)))"
+}
+
+# ima_template_data TEMPLATE FILEHASH NAME: write the template data that IMA
+# hashes into the template digest, for an entry without a signature.
+# FILEHASH is the 4th column of ascii_runtime_measurements ("algo:hex" for
+# ima-ng/ima-sig, plain sha1 hex for ima).
+ima_template_data() {
+	local t=$1 fh=$2 name=$3 algo hex
+	case $t in
+	ima)
+		# d: the 20-byte digest; n: the name zero-padded to 256 bytes.
+		hex_bytes "$fh"
+		printf '%s' "$name"
+		head -c $((256 - ${#name})) /dev/zero
+		;;
+	ima-ng | ima-sig)
+		algo=${fh%%:*} hex=${fh#*:}
+		# d-ng: "algo:\0" + digest; n-ng: name + "\0"; each length-prefixed.
+		u32le $((${#algo} + 2 + ${#hex} / 2))
+		printf '%s:\0' "$algo"
+		hex_bytes "$hex"
+		u32le $((${#name} + 1))
+		printf '%s\0' "$name"
+		# ima-sig: an empty sig field is still hashed as its length 0.
+		[[ $t == ima-ng ]] || u32le 0
+		;;
+	*)
+		echo "ima_template_data: unknown template $t" >&2
+		return 1
+		;;
+	esac
+}
+
+# ascii_entry FILE NAME: the last line of an ascii measurement list naming NAME.
+ascii_entry() {
+	awk -v n="$2" '$5 == n { l = $0 } END { if (l != "") print l; else exit 1 }' "$1"
+}
+
+# pcrs_file ALGO OUT: write the TPM's PCRs of bank ALGO (from sysfs) in the
+# "PCR-NN: hex" format of evmctl ima_measurement --pcrs ALGO,OUT.
+pcrs_file() {
+	local algo=$1 out=$2 i v
+	: >"$out"
+	for ((i = 0; i < 24; i++)); do
+		read -r v <"/sys/class/tpm/tpm0/pcr-$algo/$i" || return 1
+		printf 'PCR-%02d: %s\n' "$i" "${v,,}" >>"$out"
+	done
+}

@@ -1,0 +1,153 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The project's test command (`make test` runs it). In order:
+#   1. host unit tests: `make unit-test` if the Makefile has that target (its
+#      last line "unit: N passed, N failed" is counted);
+#   2. VM boot with ima_template=ima-ng running every test/bats/*.bats except
+#      the template files;
+#   3. one VM boot per template in IMASNAP_TEMPLATE_BOOTS (default "ima-sig
+#      ima") running the template files (IMASNAP_TEMPLATE_FILES, default
+#      test/bats/templates.bats; these boots are skipped if there are none).
+# Ends with exactly one line "N passed, N failed"; exits 1 if anything failed.
+#
+# usage: test/run-tests.sh [--no-unit] [--unit] [--no-vm] [bats files...]
+#   With bats files, only those run (unit tests only with --unit): template
+#   files in the template boots, the others in the ima-ng boot.
+# Environment: as test/vm/run.sh (IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, ...);
+# the KVM probe runs once here and its verdict is passed to every boot.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+RUN=$HERE/vm/run.sh
+
+UNIT=auto VM=1
+FILES=()
+while (($#)); do
+	case $1 in
+	--no-unit) UNIT=no ;;
+	--unit) UNIT=yes ;;
+	--no-vm) VM= ;;
+	-h | --help)
+		sed -n '4,19s/^# \{0,1\}//p' "$0"
+		exit 0
+		;;
+	-*)
+		echo "run-tests.sh: unknown option $1" >&2
+		exit 2
+		;;
+	*) FILES+=("$(realpath "$1")") ;;
+	esac
+	shift
+done
+if [[ $UNIT == auto ]]; then
+	if ((${#FILES[@]})); then UNIT=no; else UNIT=yes; fi
+fi
+
+PASSED=0 FAILED=0 SKIPPED=0 SUMMARY_DONE=
+declare -a NOTES=()
+# shellcheck disable=SC2317 # called from the traps
+summary() {
+	[[ -z $SUMMARY_DONE ]] || return 0
+	SUMMARY_DONE=1
+	echo
+	echo "== summary"
+	local n
+	for n in "${NOTES[@]}"; do
+		echo "  $n"
+	done
+	((SKIPPED == 0)) || echo "$SKIPPED skipped"
+	echo "$PASSED passed, $FAILED failed"
+}
+# Even an interrupted or broken run ends with the count line.
+trap 'FAILED=$((FAILED + 1)); NOTES+=("interrupted"); summary; exit 130' INT TERM
+trap summary EXIT
+
+# add_counts LABEL P F S
+add_counts() {
+	PASSED=$((PASSED + $2)) FAILED=$((FAILED + $3)) SKIPPED=$((SKIPPED + $4))
+	NOTES+=("$1: $2 passed, $3 failed, $4 skipped")
+}
+
+# 1. Unit tests on the host.
+if [[ $UNIT == yes ]]; then
+	echo "== unit tests (make unit-test)"
+	if [[ -f $TOP/Makefile ]] && make -C "$TOP" -qp 2>/dev/null | grep -q '^unit-test:'; then
+		out=$(mktemp)
+		make -C "$TOP" unit-test 2>&1 | tee "$out"
+		rc=${PIPESTATUS[0]}
+		line=$(grep -E '^unit: [0-9]+ passed, [0-9]+ failed' "$out" | tail -n1)
+		rm -f "$out"
+		if [[ $line =~ ^unit:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+			p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+			# A failing make with no failed test still is a failure.
+			((rc == 0 || f > 0)) || f=1
+			add_counts "unit" "$p" "$f" 0
+		else
+			add_counts "unit (make exited $rc, no 'unit:' line)" 0 1 0
+		fi
+	else
+		NOTES+=("unit: no unit-test target in $TOP/Makefile, not run")
+	fi
+fi
+
+[[ -n $VM ]] || exit $((FAILED > 0))
+
+# 2./3. Which files go to which boot.
+if [[ -n ${IMASNAP_TEMPLATE_FILES+x} ]]; then
+	read -ra TFILES <<<"$IMASNAP_TEMPLATE_FILES"
+else
+	TFILES=()
+	[[ ! -f $TOP/test/bats/templates.bats ]] || TFILES=(test/bats/templates.bats)
+fi
+declare -A IS_T=()
+for f in "${TFILES[@]}"; do
+	[[ $f == /* ]] || f=$TOP/$f
+	IS_T[$(realpath "$f")]=1
+done
+((${#FILES[@]})) || FILES=("$TOP"/test/bats/*.bats)
+MAIN=() TMPL=()
+for f in "${FILES[@]}"; do
+	[[ -f $f ]] || continue
+	if [[ -n ${IS_T[$f]:-} ]]; then TMPL+=("$f"); else MAIN+=("$f"); fi
+done
+read -ra TEMPLATE_BOOTS <<<"${IMASNAP_TEMPLATE_BOOTS:-ima-sig ima}"
+
+if [[ $(id -u) -ne 0 ]]; then
+	add_counts "vm (needs root)" 0 1 0
+	exit 1
+fi
+# Decide KVM or TCG once for all boots (the probe costs up to 20 s).
+if [[ -z ${IMASNAP_ACCEL:-} || $IMASNAP_ACCEL == auto ]]; then
+	IMASNAP_ACCEL=$("$RUN" --print-accel) || IMASNAP_ACCEL=tcg
+fi
+export IMASNAP_ACCEL
+NOTES+=("accelerator: $IMASNAP_ACCEL")
+
+# boot LABEL TEMPLATE FILES...: one VM boot, counted from its vm-result line.
+boot() {
+	local label=$1 tmpl=$2 cf line
+	shift 2
+	echo
+	echo "== VM boot: $label (ima_template=$tmpl): ${*#"$TOP"/}"
+	cf=$(mktemp)
+	"$RUN" --template "$tmpl" --count-file "$cf" "$@"
+	line=$(tail -n1 "$cf")
+	rm -f "$cf"
+	if [[ $line =~ ^vm-result:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped ]]; then
+		add_counts "vm $label" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}"
+	else
+		add_counts "vm $label (run.sh gave no result)" 0 1 0
+	fi
+}
+
+((${#MAIN[@]} == 0)) || boot "ima-ng" ima-ng "${MAIN[@]}"
+if ((${#TMPL[@]})); then
+	for t in "${TEMPLATE_BOOTS[@]}"; do
+		boot "$t" "$t" "${TMPL[@]}"
+	done
+else
+	NOTES+=("template boots: no template files, not run")
+fi
+exit $((FAILED > 0))

@@ -1,0 +1,61 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Runs inside the test guest, as root, chrooted into the host's / (read-only
+# 9p), started by test/vm/init. Writes the IMA policy, runs the bats files
+# named by the host (test/vm/run.sh) and leaves everything the host reports
+# on in the results share: tap, bats.stderr, bats-rc, dmesg, ima-ascii,
+# kernel-problems, and the started / finished markers.
+#
+# No set -e: whatever fails, the results and the finished marker must be
+# written, or the host cannot tell a failing suite from a dead guest.
+set -uo pipefail
+
+RES=${IMASNAP_RESULTS:?}
+# shellcheck source=/dev/null
+. "$RES/guest.conf"
+# The host measures boot time from the appearance of this file.
+date +%s.%N >"$RES/started"
+
+log() { echo "guest-run: $*"; }
+
+# The template the kernel actually logs with: Debian's default is ima-sig.
+IMASNAP_TEMPLATE=ima-sig
+read -ra words </proc/cmdline
+for w in "${words[@]}"; do
+	case $w in ima_template=*) IMASNAP_TEMPLATE=${w#ima_template=} ;; esac
+done
+export IMASNAP_TREE IMASNAP_TEMPLATE IMASNAP_RESULTS
+
+# One write(2): this kernel accepts a policy once per boot and only as a
+# single write (no IMA_WRITE_POLICY).
+if ! cat "$IMASNAP_TREE/test/vm/ima-policy" >/sys/kernel/security/ima/policy; then
+	log "writing the IMA policy failed"
+	echo "writing $IMASNAP_TREE/test/vm/ima-policy to /sys/kernel/security/ima/policy failed" \
+		>"$RES/policy-error"
+fi
+
+# bats' own scratch files live on ramfs, which the policy does not measure,
+# so the harness adds nothing to the IMA log; tests that want measurements
+# create files on tmpfs (/tmp) themselves.
+export TMPDIR=/run/imasnap-bats
+export BATS_TMPDIR=$TMPDIR
+
+mapfile -t files <"$RES/bats-files"
+cd "$IMASNAP_TREE" || exit 1
+# Stop the suite a minute before init's watchdog so dmesg still gets saved.
+limit=$((${IMASNAP_GUEST_TIMEOUT:-2700} - 60))
+log "bats --tap ${files[*]} (limit ${limit}s)"
+timeout -k 10 "$limit" bats --tap "${files[@]}" >"$RES/tap" 2>"$RES/bats.stderr"
+rc=$?
+echo "$rc" >"$RES/bats-rc"
+log "bats exited with $rc"
+
+dmesg >"$RES/dmesg" 2>&1
+cat /sys/kernel/security/ima/ascii_runtime_measurements >"$RES/ima-ascii" 2>/dev/null
+# A kernel oops or warning during the suite is a failure even if every test
+# passed: the helper module and BPF programs run in this kernel.
+grep -E 'Oops|BUG:|WARNING:|general protection fault|Call Trace:|kernel panic|refcount_t:|UBSAN:|KASAN:' \
+	"$RES/dmesg" >"$RES/kernel-problems" || rm -f "$RES/kernel-problems"
+date +%s.%N >"$RES/finished"
+sync

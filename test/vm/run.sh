@@ -1,0 +1,304 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Boot Debian's kernel (test/vm/kernel.sh) in qemu with a swtpm TPM and run
+# bats files inside the guest, as root, against this tree; report on the host.
+#
+# usage: test/vm/run.sh [options] [bats files...]   (default: test/bats/*.bats)
+#   --template NAME   ima_template= (ima-ng, ima-sig or ima; default ima-ng).
+#                     ima_hash=sha256 is added unless NAME is ima.
+#   --append "ARGS"   more kernel command line
+#   --accel A         auto (default), tcg or kvm. auto uses KVM only if
+#                     /dev/kvm exists and a probe boot succeeds in 20 s.
+#   --print-accel     only decide the accelerator (probe) and print it
+#   --timeout SEC     host-side limit for the whole boot (default 2700)
+#   --results DIR     results directory (default test/.results/<run id>)
+#   --count-file F    also append the "vm-result:" line to F
+#   --tpm-device D    qemu TPM front end: tpm-crb (default) or tpm-tis
+#
+# Environment: IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, IMASNAP_VM_MEM (2G),
+# IMASNAP_VM_SMP (2), IMASNAP_CACHE (kernel cache), IMASNAP_KEEP_RESULTS (how
+# many old result directories to keep, 20).
+#
+# Prints each test's TAP result line as it completes (with the diagnostics of
+# failures), then boot time, suite time and one line
+#   vm-result: P passed, F failed, S skipped
+# Exits 0 only if every test passed and the guest finished cleanly.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+
+TEMPLATE=ima-ng
+APPEND=
+ACCEL=${IMASNAP_ACCEL:-auto}
+TIMEOUT=${IMASNAP_VM_TIMEOUT:-2700}
+RESULTS=
+COUNT_FILE=
+TPMDEV=tpm-crb
+PRINT_ACCEL=
+MEM=${IMASNAP_VM_MEM:-2G}
+SMP=${IMASNAP_VM_SMP:-2}
+KEEP=${IMASNAP_KEEP_RESULTS:-20}
+
+usage() {
+	sed -n '4,28s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+die() {
+	echo "run.sh: $*" >&2
+	exit 2
+}
+
+FILES=()
+while (($#)); do
+	case $1 in
+	--template) TEMPLATE=${2:?}; shift ;;
+	--append) APPEND=${2?}; shift ;;
+	--accel) ACCEL=${2:?}; shift ;;
+	--print-accel) PRINT_ACCEL=1 ;;
+	--timeout) TIMEOUT=${2:?}; shift ;;
+	--results) RESULTS=${2:?}; shift ;;
+	--count-file) COUNT_FILE=${2:?}; shift ;;
+	--tpm-device) TPMDEV=${2:?}; shift ;;
+	-h | --help) usage ;;
+	--) shift; FILES+=("$@"); break ;;
+	-*) die "unknown option $1" ;;
+	*) FILES+=("$1") ;;
+	esac
+	shift
+done
+[[ $TIMEOUT =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
+case $ACCEL in auto | tcg | kvm) ;; *) die "--accel: auto, tcg or kvm" ;; esac
+[[ $(id -u) -eq 0 ]] || die "must run as root (9p export of /, swtpm, kernel cache)"
+
+VMLINUZ=$("$HERE/kernel.sh" vmlinuz)
+INITRD=$("$HERE/initramfs.sh")
+
+# Processes and temp dirs of this run, removed on any exit.
+QEMU_PID='' SWTPM_PID='' TPMSTATE='' PROBE_DIR=''
+cleanup() {
+	local p
+	for p in $QEMU_PID $SWTPM_PID; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $QEMU_PID $SWTPM_PID; do
+		wait "$p" 2>/dev/null || true
+	done
+	[[ -z $TPMSTATE ]] || rm -rf "$TPMSTATE"
+	[[ -z $PROBE_DIR ]] || rm -rf "$PROBE_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# KVM is used only when a probe boot (same kernel and initramfs, an init that
+# powers off at once) finishes in time: on some hosts (nested, PVM) a KVM guest
+# hangs at boot, so the probe runs under a hard timeout and is killed.
+probe_kvm() {
+	[[ -e /dev/kvm && -w /dev/kvm ]] || return 1
+	PROBE_DIR=$(mktemp -d)
+	local rc=0
+	timeout -k 3 20 qemu-system-x86_64 -machine q35 -accel kvm -cpu host \
+		-m 512M -smp 1 -nodefaults -no-user-config -display none -no-reboot \
+		-serial "file:$PROBE_DIR/console.log" -monitor none \
+		-kernel "$VMLINUZ" -initrd "$INITRD" \
+		-append "console=ttyS0 rdinit=/probe panic=-1" \
+		>"$PROBE_DIR/qemu.log" 2>&1 || rc=$?
+	[[ $rc -eq 0 ]] && grep -q imasnap-probe-ok "$PROBE_DIR/console.log"
+}
+if [[ $ACCEL == auto ]]; then
+	t0=$(now)
+	if probe_kvm; then ACCEL=kvm; else ACCEL=tcg; fi
+	echo "run.sh: KVM probe: $ACCEL chosen ($(secs "$t0" "$(now)") s)" >&2
+fi
+if [[ -n $PRINT_ACCEL ]]; then
+	echo "$ACCEL"
+	exit 0
+fi
+if [[ $ACCEL == kvm ]]; then
+	ACCEL_ARGS=(-accel kvm -cpu host)
+else
+	ACCEL_ARGS=(-accel tcg -cpu max)
+fi
+
+# Test files: relative to the tree (the guest runs bats from $TOP, which has
+# the same absolute path inside the guest since / is shared).
+if ((${#FILES[@]} == 0)); then
+	FILES=("$TOP"/test/bats/*.bats)
+fi
+REL=()
+for f in "${FILES[@]}"; do
+	[[ -f $f ]] || die "no such bats file: $f"
+	a=$(realpath "$f")
+	[[ $a == "$TOP"/* ]] || die "$f is outside $TOP"
+	REL+=("${a#"$TOP"/}")
+done
+
+if [[ -z $RESULTS ]]; then
+	base=$TOP/test/.results
+	mkdir -p "$base"
+	# Keep the newest $KEEP runs: results are for debugging, not an archive.
+	find "$base" -mindepth 1 -maxdepth 1 -type d -name 'run-*' -printf '%T@ %p\n' |
+		sort -rn | tail -n "+$KEEP" | cut -d' ' -f2- | xargs -r rm -rf --
+	RESULTS=$(mktemp -d "$base/run-$(date +%Y%m%d-%H%M%S)-$TEMPLATE-XXXX")
+else
+	mkdir -p "$RESULTS"
+	rm -f "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,policy-error,dmesg,console.log}
+fi
+RESULTS=$(realpath "$RESULTS")
+
+shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+{
+	echo "# written by test/vm/run.sh, read by test/vm/init and guest-run.sh"
+	echo "IMASNAP_TREE=$(shq "$TOP")"
+	# The guest gives up a little before the host does.
+	echo "IMASNAP_GUEST_TIMEOUT=$((TIMEOUT > 180 ? TIMEOUT - 60 : TIMEOUT))"
+} >"$RESULTS/guest.conf"
+printf '%s\n' "${REL[@]}" >"$RESULTS/bats-files"
+
+CMDLINE="console=ttyS0 ima_template=$TEMPLATE"
+[[ $TEMPLATE == ima ]] || CMDLINE+=" ima_hash=sha256"
+CMDLINE+=" panic=-1${APPEND:+ $APPEND}"
+
+# A fresh TPM for every boot. The socket path must stay short (sun_path).
+TPMSTATE=$(mktemp -d /tmp/imasnap-tpm.XXXXXX)
+swtpm socket --tpm2 --tpmstate "dir=$TPMSTATE" \
+	--ctrl "type=unixio,path=$TPMSTATE/sock" \
+	--flags not-need-init,startup-clear \
+	--log "file=$RESULTS/swtpm.log" &
+SWTPM_PID=$!
+for _ in $(seq 50); do
+	[[ -S $TPMSTATE/sock ]] && break
+	sleep 0.1
+done
+[[ -S $TPMSTATE/sock ]] || die "swtpm did not create $TPMSTATE/sock"
+
+echo "run.sh: booting $(basename "$VMLINUZ") ($ACCEL, $CMDLINE)"
+echo "run.sh: results in $RESULTS"
+T0=$(now)
+qemu-system-x86_64 -machine q35 "${ACCEL_ARGS[@]}" -m "$MEM" -smp "$SMP" \
+	-nodefaults -no-user-config -display none -no-reboot -monitor none \
+	-serial "file:$RESULTS/console.log" \
+	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE" \
+	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
+	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+	-fsdev "local,id=results,path=$RESULTS,security_model=none,multidevs=remap" \
+	-device virtio-9p-pci,fsdev=results,mount_tag=results \
+	-chardev "socket,id=chrtpm,path=$TPMSTATE/sock" \
+	-tpmdev emulator,id=tpm0,chardev=chrtpm -device "$TPMDEV,tpmdev=tpm0" \
+	>"$RESULTS/qemu.log" 2>&1 &
+QEMU_PID=$!
+
+# Print complete new TAP lines: results, and the diagnostics ("# ...") of
+# failed tests. Byte offsets, so LC_ALL=C.
+TAP=$RESULTS/tap
+tap_off=0
+in_fail=
+stream_tap() {
+	local LC_ALL=C size chunk line
+	[[ -f $TAP ]] || return 0
+	size=$(stat -c %s "$TAP")
+	((size > tap_off)) || return 0
+	chunk=$(tail -c "+$((tap_off + 1))" "$TAP" | head -c "$((size - tap_off))"; echo x)
+	chunk=${chunk%x}
+	[[ $chunk == *$'\n'* ]] || return 0
+	chunk=${chunk%"${chunk##*$'\n'}"}
+	tap_off=$((tap_off + ${#chunk}))
+	while IFS= read -r line; do
+		case $line in
+		"not ok "*) in_fail=1; echo "$line" ;;
+		"ok "*) in_fail=; echo "$line" ;;
+		"#"*) [[ -z $in_fail ]] || echo "$line" ;;
+		esac
+	done <<<"${chunk%$'\n'}"
+}
+
+T_STARTED='' T_FINISHED='' TIMED_OUT=''
+while kill -0 "$QEMU_PID" 2>/dev/null; do
+	if [[ -z $T_STARTED && -e $RESULTS/started ]]; then
+		T_STARTED=$(now)
+		echo "run.sh: guest reached the test runner after $(secs "$T0" "$T_STARTED") s"
+	fi
+	[[ -n $T_FINISHED || ! -e $RESULTS/finished ]] || T_FINISHED=$(now)
+	stream_tap
+	if (($(date +%s) - ${T0%.*} > TIMEOUT)); then
+		TIMED_OUT=1
+		echo "run.sh: host timeout after ${TIMEOUT}s, killing qemu"
+		kill "$QEMU_PID" 2>/dev/null || true
+		break
+	fi
+	sleep 0.2
+done
+QRC=0
+wait "$QEMU_PID" || QRC=$?
+QEMU_PID=
+T_END=$(now)
+[[ -n $T_STARTED || ! -e $RESULTS/started ]] || T_STARTED=$T_END
+[[ -n $T_FINISHED || ! -e $RESULTS/finished ]] || T_FINISHED=$T_END
+stream_tap
+kill "$SWTPM_PID" 2>/dev/null || true
+wait "$SWTPM_PID" 2>/dev/null || true
+SWTPM_PID=
+
+# Count. Tests the plan announced but the guest never reported are failures.
+count() { grep -cE "$1" "$TAP" 2>/dev/null || true; }
+PASSED=$(count '^ok [0-9]+' ) SKIPPED=$(count '^ok [0-9]+.* # skip')
+PASSED=$((PASSED - SKIPPED))
+FAILED=$(count '^not ok [0-9]+')
+PLAN=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$TAP" 2>/dev/null | head -n1)
+# Whatever went wrong besides failed tests counts as one more failure each,
+# so a crashed or silent guest can never add up to "0 failed".
+PROBLEMS=()
+if [[ -n $PLAN ]] && ((PLAN > PASSED + SKIPPED + FAILED)); then
+	PROBLEMS+=("$((PLAN - PASSED - SKIPPED - FAILED)) planned tests did not report")
+fi
+if [[ ! -e $RESULTS/finished ]]; then
+	if [[ -n $TIMED_OUT ]]; then
+		PROBLEMS+=("guest timed out (host limit ${TIMEOUT}s)")
+	elif [[ -e $RESULTS/guest-timeout ]]; then
+		PROBLEMS+=("guest watchdog fired")
+	else
+		PROBLEMS+=("guest did not finish (crash? qemu exit $QRC)")
+	fi
+elif [[ -z $PLAN ]]; then
+	PROBLEMS+=("bats produced no TAP plan")
+fi
+BATS_RC=$(cat "$RESULTS/bats-rc" 2>/dev/null || echo none)
+if [[ -e $RESULTS/finished && $BATS_RC != 0 && $FAILED -eq 0 ]]; then
+	PROBLEMS+=("bats exited with $BATS_RC but reported no failed test")
+fi
+[[ ! -e $RESULTS/policy-error ]] || PROBLEMS+=("$(cat "$RESULTS/policy-error")")
+[[ ! -s $RESULTS/kernel-problems ]] ||
+	PROBLEMS+=("guest kernel log has an oops or warning (see $RESULTS/dmesg)")
+FAILED=$((FAILED + ${#PROBLEMS[@]}))
+
+echo "run.sh: template $TEMPLATE, accel $ACCEL, files: ${REL[*]}"
+if [[ -n $T_STARTED ]]; then
+	echo "run.sh: boot time $(secs "$T0" "$T_STARTED") s (qemu start to test runner)"
+	[[ -z $T_FINISHED ]] ||
+		echo "run.sh: suite time $(secs "$T_STARTED" "$T_FINISHED") s"
+fi
+echo "run.sh: total $(secs "$T0" "$T_END") s"
+for p in "${PROBLEMS[@]}"; do
+	echo "run.sh: PROBLEM: $p"
+done
+if [[ -s $RESULTS/kernel-problems ]]; then
+	echo "run.sh: guest kernel log:"
+	head -n 20 "$RESULTS/kernel-problems" | sed 's/^/    /'
+fi
+if [[ -s $RESULTS/bats.stderr && $FAILED -gt 0 ]]; then
+	echo "run.sh: bats stderr (tail):"
+	tail -n 20 "$RESULTS/bats.stderr" | sed 's/^/    /'
+fi
+if [[ ! -e $RESULTS/finished ]]; then
+	echo "run.sh: console tail ($RESULTS/console.log):"
+	tail -n 40 "$RESULTS/console.log" 2>/dev/null | sed 's/^/    /'
+	[[ ! -s $RESULTS/qemu.log ]] || sed 's/^/    qemu: /' "$RESULTS/qemu.log" | tail -n 10
+fi
+LINE="vm-result: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+echo "$LINE"
+[[ -z $COUNT_FILE ]] || echo "$LINE" >>"$COUNT_FILE"
+[[ $FAILED -eq 0 ]]
