@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * IMA's private types, copied from security/integrity/ima/ima.h of Linux 6.1
+ * (linux-headers does not ship that file). The helper dereferences exactly
+ * these; each one is checked twice against BTF:
+ *   - at build time against the target kernel's BTF (btf_layout.h, generated
+ *     from vmlinux.h by gen_btf_layout.c), a mismatch fails the build;
+ *   - at load time against the running kernel's BTF (btf_check.c), a mismatch
+ *     makes the module refuse to load.
+ */
+#ifndef IMASNAP_IMA_PRIVATE_H
+#define IMASNAP_IMA_PRIVATE_H
+
+#include <linux/build_bug.h>
+#include <linux/list.h>
+#include <linux/stddef.h>
+#include <linux/tpm.h>
+#include <linux/types.h>
+
+#include "btf_layout.h"
+
+#define IMA_HASH_BITS 10
+#define IMA_MEASURE_HTABLE_SIZE (1 << IMA_HASH_BITS)
+
+struct ima_event_data;
+struct seq_file;
+
+struct ima_field_data {
+	u8 *data;
+	u32 len;
+};
+
+struct ima_template_field {
+	const char field_id[16];
+	int (*field_init)(struct ima_event_data *event_data,
+			  struct ima_field_data *field_data);
+	/* the second argument is enum ima_show_type, an int-sized enum */
+	void (*field_show)(struct seq_file *m, int show,
+			   struct ima_field_data *field_data);
+};
+
+struct ima_template_desc {
+	struct list_head list;
+	char *name;
+	char *fmt;
+	int num_fields;
+	const struct ima_template_field **fields;
+};
+
+struct ima_template_entry {
+	int pcr;
+	struct tpm_digest *digests;
+	struct ima_template_desc *template_desc;
+	u32 template_data_len;
+	struct ima_field_data template_data[];
+};
+
+struct ima_queue_entry {
+	struct hlist_node hnext;	/* place in hash collision list */
+	struct list_head later;		/* place in ima_measurements list */
+	struct ima_template_entry *entry;
+};
+
+struct ima_h_table {
+	atomic_long_t len;	/* every measurement since boot; never lowered */
+	atomic_long_t violations;
+	struct hlist_head queue[IMA_MEASURE_HTABLE_SIZE];
+};
+
+static inline unsigned int ima_hash_key(const u8 *digest)
+{
+	return (digest[0] | digest[1] << 8) % IMA_MEASURE_HTABLE_SIZE;
+}
+
+/*
+ * security/integrity/ima/ima_main.c; enum ima_hooks is passed as an int
+ * (IMA_HOOK_NONE: no policy lookup, always measured into @pcr).
+ */
+#define IMA_HOOK_NONE 0
+typedef int (*process_buffer_measurement_fn)(struct user_namespace *mnt_userns,
+					     struct inode *inode,
+					     const void *buf, int size,
+					     const char *eventname, int func,
+					     int pcr, const char *func_data,
+					     bool buf_hash, u8 *digest,
+					     size_t digest_len);
+typedef void (*ima_free_template_entry_fn)(struct ima_template_entry *entry);
+
+/* Build-time check against the target kernel's BTF. */
+#define IMASNAP_BTF_SIZE(s)						\
+	static_assert(sizeof(struct s) == BTF_SIZEOF_##s,		\
+		      "struct " #s ": size differs from the target kernel's BTF")
+#define IMASNAP_BTF_OFFSET(s, m)					\
+	static_assert(offsetof(struct s, m) == BTF_OFFSETOF_##s##__##m,	\
+		      "struct " #s "." #m ": offset differs from the target kernel's BTF")
+
+IMASNAP_BTF_SIZE(ima_field_data);
+IMASNAP_BTF_OFFSET(ima_field_data, data);
+IMASNAP_BTF_OFFSET(ima_field_data, len);
+IMASNAP_BTF_SIZE(ima_template_field);
+IMASNAP_BTF_OFFSET(ima_template_field, field_id);
+IMASNAP_BTF_OFFSET(ima_template_field, field_init);
+IMASNAP_BTF_OFFSET(ima_template_field, field_show);
+IMASNAP_BTF_SIZE(ima_template_desc);
+IMASNAP_BTF_OFFSET(ima_template_desc, list);
+IMASNAP_BTF_OFFSET(ima_template_desc, name);
+IMASNAP_BTF_OFFSET(ima_template_desc, fmt);
+IMASNAP_BTF_OFFSET(ima_template_desc, num_fields);
+IMASNAP_BTF_OFFSET(ima_template_desc, fields);
+IMASNAP_BTF_SIZE(ima_template_entry);
+IMASNAP_BTF_OFFSET(ima_template_entry, pcr);
+IMASNAP_BTF_OFFSET(ima_template_entry, digests);
+IMASNAP_BTF_OFFSET(ima_template_entry, template_desc);
+IMASNAP_BTF_OFFSET(ima_template_entry, template_data_len);
+IMASNAP_BTF_OFFSET(ima_template_entry, template_data);
+IMASNAP_BTF_SIZE(ima_queue_entry);
+IMASNAP_BTF_OFFSET(ima_queue_entry, hnext);
+IMASNAP_BTF_OFFSET(ima_queue_entry, later);
+IMASNAP_BTF_OFFSET(ima_queue_entry, entry);
+IMASNAP_BTF_SIZE(ima_h_table);
+IMASNAP_BTF_OFFSET(ima_h_table, len);
+IMASNAP_BTF_OFFSET(ima_h_table, violations);
+IMASNAP_BTF_OFFSET(ima_h_table, queue);
+/* public, but the helper replays its bytes: check it too */
+IMASNAP_BTF_SIZE(tpm_digest);
+IMASNAP_BTF_OFFSET(tpm_digest, alg_id);
+IMASNAP_BTF_OFFSET(tpm_digest, digest);
+
+#endif /* IMASNAP_IMA_PRIVATE_H */

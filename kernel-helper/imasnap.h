@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Interfaces between the parts of the imasnap helper module. */
+#ifndef IMASNAP_H
+#define IMASNAP_H
+
+#include <linux/fs.h>
+#include <linux/mutex.h>
+#include <linux/tpm.h>
+#include <linux/types.h>
+#include <crypto/sha1.h>
+
+#include "ima_private.h"
+
+/* TPM 2.0 PC client PCRs; IMA entries naming another PCR stop a trim. */
+#define IMASNAP_NR_PCRS 24
+#define IMASNAP_EPOCH_SIZE 16
+#define IMASNAP_EVENT_NAME "snapshot_aggregate"
+
+/* ima_syms.c: IMA's unexported objects, found through kallsyms */
+struct ima_internals {
+	struct list_head *measurements;
+	struct ima_h_table *htable;
+	struct mutex *extend_list_mutex;
+	unsigned long *binary_runtime_size;
+	int *sha1_idx;
+	int *hash_algo_idx;
+	struct tpm_chip **tpm_chip;
+	struct dentry **binary_list;	/* ima_fs.c's dentry pointers */
+	struct dentry **ascii_list;
+	const struct file_operations *binary_list_fops;
+	const struct file_operations *ascii_list_fops;
+	const void *btf_start;
+	const void *btf_end;
+	process_buffer_measurement_fn process_buffer_measurement;
+	ima_free_template_entry_fn free_template_entry;
+};
+extern struct ima_internals ima;
+int ima_internals_resolve(void);
+int ima_internals_check(void);
+
+/* btf_check.c */
+int ima_layout_check(void);
+
+/* banks.c: the TPM's PCR banks and replaying entries into PCR values */
+struct pcr_bank {
+	u16 alg_id;		/* TPM_ALG_* */
+	u16 digest_size;
+	u16 crypto_id;		/* HASH_ALGO_*, HASH_ALGO__LAST if unmapped */
+	bool available;		/* false: the helper cannot hash this bank */
+	struct crypto_shash *tfm;	/* NULL: built-in SHA-384/512 */
+};
+
+struct pcr_banks {
+	int nr;
+	struct pcr_bank bank[TPM2_MAX_PCR_BANKS];
+};
+
+/* PCR values per PCR and bank; PCRs outside @mask are all zero. */
+struct pcr_values {
+	u32 mask;
+	u8 value[IMASNAP_NR_PCRS][TPM2_MAX_PCR_BANKS][TPM2_MAX_DIGEST_SIZE];
+};
+
+int banks_init(struct pcr_banks *banks, struct tpm_chip *chip);
+void banks_free(struct pcr_banks *banks);
+const char *bank_name(const struct pcr_bank *bank);
+int pcr_replay_entry(const struct pcr_banks *banks, struct pcr_values *values,
+		     const struct ima_template_entry *entry);
+bool entry_is_violation(const struct ima_template_entry *entry);
+const u8 *entry_sha1(const struct ima_template_entry *entry);
+
+/* sha512.c: SHA-384/512 for banks the crypto API cannot serve here */
+void sha512_extend(u16 digest_size, u8 *pcr, const u8 *digest);
+
+/* aggregate.c: the snapshot_aggregate record */
+struct aggregate {
+	u8 epoch[IMASNAP_EPOCH_SIZE];
+	u64 trimmed;
+	u8 head[SHA1_DIGEST_SIZE];
+	struct pcr_values *base;
+};
+void *aggregate_encode(const struct pcr_banks *banks,
+		       const struct aggregate *agg, size_t *len);
+int aggregate_decode(const struct pcr_banks *banks, const u8 *buf,
+		     size_t len, struct aggregate *agg);
+bool entry_is_aggregate(const struct ima_template_entry *entry,
+			const u8 **buf, u32 *len);
+
+/* readers.c: keeps readers of IMA's list files out while entries go */
+int readers_gate_install(void);
+void readers_gate_remove(void);
+int readers_block(unsigned int wait_ms);
+void readers_unblock(void);
+
+/* trim.c */
+struct imasnap_state {
+	struct mutex lock;	/* serializes trims, state reads */
+	u64 trimmed;		/* entries removed from this kernel's list */
+	u64 trimmed_before;	/* removed before a kexec that carried the list */
+	u8 epoch[IMASNAP_EPOCH_SIZE];
+	struct pcr_banks banks;
+	struct pcr_values *base; /* PCR values before the list's first entry */
+};
+extern struct imasnap_state snap;
+extern unsigned int reader_wait_ms;
+extern unsigned int trim_batch;
+
+int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE]);
+struct list_stats {
+	u64 entries;
+	u64 bytes;
+};
+void list_stats(struct list_stats *stats);
+u32 entry_binary_size(const struct ima_template_entry *entry);
+
+/* recover.c */
+int recover_state(void);
+
+#endif /* IMASNAP_H */

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Trimming the head of IMA's measurement list.
+ *
+ * Only IMA appends to the list (at its tail, under ima_extend_list_mutex) and
+ * only this helper removes from it (at its head, under snap.lock), so while a
+ * trim holds snap.lock the first N entries cannot change or go away: the
+ * helper walks them without IMA's mutex, and takes the mutex only to unlink
+ * entries, a bounded batch at a time.
+ *
+ * Order of a trim, each step only once the previous one succeeded:
+ *  1. find entry N and compare its SHA-1 template digest (-ERANGE, -ESTALE);
+ *  2. replay entries 1..N into a copy of the base PCR values;
+ *  3. wait for readers of the list files to close them (-EBUSY);
+ *  4. append the snapshot_aggregate entry through IMA (extends the PCR);
+ *  5. unlink entries 1..N from the list and the hash table, in batches;
+ *  6. let readers in again, wait for an RCU grace period, free the entries.
+ * Steps 1-4 change nothing when they fail; step 5 cannot fail.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/rculist.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "imasnap.h"
+
+struct imasnap_state snap;
+
+/*
+ * The list is walked without IMA's mutex: entries are never freed while
+ * snap.lock is held, and IMA publishes new ones with list_add_tail_rcu.
+ */
+#define for_each_entry_from(qe, start)					\
+	for (qe = (start); &qe->later != ima.measurements;		\
+	     qe = list_entry_rcu(qe->later.next, struct ima_queue_entry, later))
+static struct ima_queue_entry *list_head_entry(void)
+{
+	return list_entry_rcu(ima.measurements->next, struct ima_queue_entry,
+			      later);
+}
+
+/* Bytes of @entry in binary_runtime_measurements (ima_measurements_show). */
+u32 entry_binary_size(const struct ima_template_entry *entry)
+{
+	const struct ima_template_desc *desc = entry->template_desc;
+	const char *name = desc->name[0] ? desc->name : desc->fmt;
+	u32 size = sizeof(u32) + TPM_DIGEST_SIZE + sizeof(u32) + strlen(name);
+	int i;
+
+	if (strcmp(name, "ima"))
+		return size + sizeof(u32) + entry->template_data_len;
+	/* the legacy template: no data length, no "d" length, "n" as string */
+	for (i = 0; i < desc->num_fields; i++) {
+		const struct ima_field_data *f = &entry->template_data[i];
+
+		if (!strcmp(desc->fields[i]->field_id, "d"))
+			size += f->len;
+		else if (!strcmp(desc->fields[i]->field_id, "n"))
+			size += sizeof(u32) + strnlen(f->data, f->len);
+		else
+			size += sizeof(u32) + f->len;
+	}
+	return size;
+}
+
+void list_stats(struct list_stats *stats)
+{
+	struct ima_queue_entry *qe;
+
+	lockdep_assert_held(&snap.lock);
+	stats->entries = 0;
+	stats->bytes = 0;
+	for_each_entry_from(qe, list_head_entry()) {
+		stats->entries++;
+		stats->bytes += entry_binary_size(qe->entry);
+		if (!(stats->entries % 4096))
+			cond_resched();
+	}
+}
+
+/* Unlink @qe from IMA's hash table, if it is there (under IMA's mutex). */
+static void htable_remove(struct ima_queue_entry *qe)
+{
+	const u8 *digest = qe->entry->digests[*ima.hash_algo_idx].digest;
+	struct hlist_node *node;
+
+	/*
+	 * Entries carried over kexec were never hashed (their hnext is not
+	 * initialized), so look for the node instead of trusting it.
+	 */
+	hlist_for_each(node, &ima.htable->queue[ima_hash_key(digest)]) {
+		if (node == &qe->hnext) {
+			hlist_del_rcu(node);
+			return;
+		}
+	}
+}
+
+/* IMA's own size bookkeeping (ima_queue.c: get_binary_runtime_size). */
+static void runtime_size_remove(const struct ima_template_entry *entry)
+{
+	unsigned long size;
+
+	if (*ima.binary_runtime_size == ULONG_MAX)
+		return;	/* not tracked (no CONFIG_IMA_KEXEC), or saturated */
+	size = sizeof(u32) + TPM_DIGEST_SIZE + sizeof(int) +
+	       strlen(entry->template_desc->name) +
+	       sizeof(entry->template_data_len) + entry->template_data_len;
+	*ima.binary_runtime_size -= min(size, *ima.binary_runtime_size);
+}
+
+/*
+ * Unlinks the first @n entries, which start with @first, holding IMA's mutex
+ * for at most trim_batch entries at a time. Unlinked entries keep their
+ * ->later.next, so they stay chained for free_entries().
+ */
+static u64 unlink_entries(struct ima_queue_entry *first, u64 n)
+{
+	struct ima_queue_entry *qe, *expect = first;
+	unsigned int batch = clamp(READ_ONCE(trim_batch), 1U, 4096U), i;
+	u64 done = 0;
+
+	while (done < n) {
+		mutex_lock(ima.extend_list_mutex);
+		for (i = 0; i < batch && done < n; i++, done++) {
+			qe = list_first_entry(ima.measurements,
+					      struct ima_queue_entry, later);
+			/* only this helper removes entries: cannot happen */
+			if (WARN_ON_ONCE(qe != expect)) {
+				mutex_unlock(ima.extend_list_mutex);
+				return done;
+			}
+			expect = list_entry(qe->later.next,
+					    struct ima_queue_entry, later);
+			list_del_rcu(&qe->later);
+			htable_remove(qe);
+			runtime_size_remove(qe->entry);
+		}
+		mutex_unlock(ima.extend_list_mutex);
+		cond_resched();
+	}
+	return done;
+}
+
+static void free_entries(struct ima_queue_entry *qe, u64 n)
+{
+	struct ima_queue_entry *next;
+	u64 i;
+
+	/* IMA's hash lookups walk buckets under rcu_read_lock() */
+	synchronize_rcu();
+	for (i = 0; i < n; i++, qe = next) {
+		next = list_entry(qe->later.next, struct ima_queue_entry,
+				  later);
+		ima.free_template_entry(qe->entry);
+		kfree(qe);
+		if (!(i % 1024))
+			cond_resched();
+	}
+}
+
+static int append_aggregate(const struct aggregate *agg)
+{
+	size_t len;
+	void *buf = aggregate_encode(&snap.banks, agg, &len);
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	/* no hook: no policy lookup, always measured into this PCR */
+	err = ima.process_buffer_measurement(NULL, NULL, buf, len,
+					     IMASNAP_EVENT_NAME, IMA_HOOK_NONE,
+					     CONFIG_IMA_MEASURE_PCR_IDX, NULL,
+					     false, NULL, 0);
+	kfree(buf);
+	if (err == 1) {
+		/* IMA measures nothing at all: its policy is empty */
+		pr_err("IMA did not record the snapshot_aggregate (empty IMA policy); trim refused\n");
+		return -EOPNOTSUPP;
+	}
+	if (err)
+		pr_err("IMA could not record the snapshot_aggregate (%d); trim refused, nothing changed\n",
+		       err);
+	return err;
+}
+
+int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE])
+{
+	struct ima_queue_entry *qe, *first, *last = NULL;
+	struct aggregate agg = {};
+	struct list_head *after;
+	u64 i = 0, unlinked;
+	int err;
+
+	lockdep_assert_held(&snap.lock);
+
+	/* 1. entry N and its digest */
+	first = list_head_entry();
+	for_each_entry_from(qe, first) {
+		if (++i == n) {
+			last = qe;
+			break;
+		}
+		if (!(i % 4096))
+			cond_resched();
+	}
+	if (!last)
+		return -ERANGE;
+	if (memcmp(entry_sha1(last->entry), digest, SHA1_DIGEST_SIZE))
+		return -ESTALE;
+
+	/* 2. base values at the cut, and the record that carries them */
+	agg.base = kmemdup(snap.base, sizeof(*snap.base), GFP_KERNEL);
+	if (!agg.base)
+		return -ENOMEM;
+	i = 0;
+	for_each_entry_from(qe, first) {
+		err = pcr_replay_entry(&snap.banks, agg.base, qe->entry);
+		if (err)
+			goto out;
+		if (qe == last)
+			break;
+		if (!(++i % 1024))
+			cond_resched();
+	}
+	memcpy(agg.epoch, snap.epoch, sizeof(agg.epoch));
+	agg.trimmed = snap.trimmed_before + snap.trimmed + n;
+	after = READ_ONCE(last->later.next);
+	if (after != ima.measurements)
+		memcpy(agg.head, entry_sha1(list_entry(after,
+				struct ima_queue_entry, later)->entry),
+		       SHA1_DIGEST_SIZE);
+
+	/* 3. no reader may hold an entry pointer or a position */
+	err = readers_block(READ_ONCE(reader_wait_ms));
+	if (err)
+		goto out;
+
+	/* 4. the record goes in first: if IMA refuses it, nothing changed */
+	err = append_aggregate(&agg);
+	if (err) {
+		readers_unblock();
+		goto out;
+	}
+
+	/* 5. cannot fail */
+	unlinked = unlink_entries(first, n);
+	readers_unblock();
+
+	/* 6. */
+	free_entries(first, unlinked);
+	snap.trimmed += unlinked;
+	swap(snap.base, agg.base);
+	pr_info("trimmed %llu entries (%llu so far); snapshot_aggregate appended\n",
+		unlinked, snap.trimmed);
+out:
+	kfree(agg.base);
+	return err;
+}
