@@ -22,7 +22,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I$(OUTPUT) -I. -Ibpf
 # libbpf is linked statically (the loader runs on hosts without libbpf.so)
 LIBBPF_LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
-TSS_LIBS := -ltss2-esys -ltss2-tctildr
+TSS_LIBS := -ltss2-esys -ltss2-tctildr -ltss2-rc
 CRYPTO_LIBS := -lcrypto
 
 LIB_SRCS := user/log.c user/replay.c user/store.c user/kernel_log.c \
@@ -33,7 +33,7 @@ BPF_PROGS := imasnap
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
 .PHONY: all clean test unit-test module vmlinux.h-regen
-all: imasnap-load imasnap module
+all: imasnap-load imasnap module $(OUTPUT)/measure
 
 $(OUTPUT) $(OUTPUT)/unit:
 	mkdir -p $@
@@ -56,6 +56,9 @@ imasnap-load: $(OUTPUT)/imasnap-load.o $(LIB_OBJS)
 
 imasnap: $(OUTPUT)/imasnap.o $(LIB_OBJS) $(TPM_OBJS)
 	$(CC) $(CFLAGS) $^ $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
+
+$(OUTPUT)/measure: test/tools/measure.c | $(OUTPUT)
+	$(CC) $(CFLAGS) $< -o $@
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel-helper modules

@@ -60,6 +60,7 @@ struct loader {
 	struct buf record;		/* one encoded record */
 	uint64_t pending_since;		/* ms; when the oldest queued entry came */
 	uint64_t stats_saved;		/* ms */
+	uint64_t saved_repairs;		/* stats.repairs when last saved */
 	int behind_ticks;		/* idle polls with the kernel ahead of us */
 	int pin_dir_fd;
 	int error;			/* set by the ring callback */
@@ -275,6 +276,7 @@ static void update_stats(struct loader *l, bool force)
 	if (!force && now - l->stats_saved < STATS_MS)
 		return;
 	l->stats_saved = now;
+	l->saved_repairs = l->stats.repairs;
 	if (stats_save(l->store.dir, &l->stats))
 		fprintf(stderr, "cannot save %s/%s\n", l->store.dir, LOADER_STATE_NAME);
 }
@@ -311,8 +313,9 @@ static int flush_if_due(struct loader *l, bool idle)
 	if (!idle && now_ms() - l->pending_since < COMMIT_MS)
 		return 0;
 	err = store_flush(&l->store);
+	/* repairs are rare and tests and operators look for them at once */
 	if (!err)
-		update_stats(l, false);
+		update_stats(l, l->stats.repairs != l->saved_repairs);
 	return err;
 }
 
@@ -322,8 +325,9 @@ static int follow(struct loader *l)
 
 	while (!exiting && !err) {
 		n = ring_buffer__poll(l->ring, l->store.pending_entries ? COMMIT_MS : IDLE_MS);
+		/* a signal (SIGTERM, or SIGSTOP/SIGCONT) interrupts the wait */
 		if (n == -EINTR)
-			break;
+			continue;
 		if (n < 0) {
 			fprintf(stderr, "polling the ring failed: %s\n", strerror(-n));
 			return n;

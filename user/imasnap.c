@@ -144,19 +144,42 @@ static int cmd_status(const struct cmd_opts *o)
 	return 0;
 }
 
-static bool replay_matches(const struct replay *r, const struct replay *tpm)
+/*
+ * IMA extends each bank with the template's digest in that bank's hash, or,
+ * for a bank whose hash the kernel could not load at boot, with the SHA-1
+ * digest zero-padded. The log does not say which, so both are replayed.
+ */
+struct replay_pair {
+	struct replay hashed;
+	struct replay padded;
+};
+
+enum bank_match { NO_MATCH, HASHED_MATCH, PADDED_MATCH };
+
+static enum bank_match bank_match(const struct replay_pair *rp, int b,
+				  const struct replay *tpm, unsigned int pcr)
 {
-	const struct replay_bank *t;
+	const struct replay_bank *t = replay_find_bank(tpm, rp->hashed.bank[b].alg_id);
+	size_t size = rp->hashed.bank[b].size;
+
+	if (!memcmp(rp->hashed.bank[b].pcr[pcr], t->pcr[pcr], size))
+		return HASHED_MATCH;
+	if (rp->padded.bank[b].sha1_padded &&
+	    !memcmp(rp->padded.bank[b].pcr[pcr], t->pcr[pcr], size))
+		return PADDED_MATCH;
+	return NO_MATCH;
+}
+
+static bool replay_matches(const struct replay_pair *rp, const struct replay *tpm)
+{
 	unsigned int p;
 	int b;
 
-	for (b = 0; b < r->nr_banks; b++) {
-		if (!r->bank[b].size)
+	for (p = 0; p < REPLAY_NR_PCRS; p++) {
+		if (!(rp->hashed.pcrs_used & (1u << p)))
 			continue;
-		t = replay_find_bank(tpm, r->bank[b].alg_id);
-		for (p = 0; p < REPLAY_NR_PCRS; p++)
-			if (r->pcrs_used & (1u << p) &&
-			    memcmp(r->bank[b].pcr[p], t->pcr[p], r->bank[b].size))
+		for (b = 0; b < rp->hashed.nr_banks; b++)
+			if (rp->hashed.bank[b].size && !bank_match(rp, b, tpm, p))
 				return false;
 	}
 	return true;
@@ -168,33 +191,56 @@ static void print_hex(const uint8_t *p, size_t n)
 		printf("%02x", *p++);
 }
 
-static void report_pcrs(const struct replay *r, const struct replay *tpm, bool ok)
+static void report_bank(const struct replay_pair *rp, int b, const struct replay *tpm,
+			unsigned int pcr)
 {
-	const struct replay_bank *t;
+	const struct replay_bank *bank = &rp->hashed.bank[b];
+	const char *name = alg_name(bank->alg_id);
+
+	if (!bank->size) {
+		printf("PCR %u %s: not checked (no digest support)\n", pcr, name ?: "unknown bank");
+		return;
+	}
+	switch (bank_match(rp, b, tpm, pcr)) {
+	case HASHED_MATCH:
+		printf("PCR %u %s: matches the TPM\n", pcr, name);
+		break;
+	case PADDED_MATCH:
+		printf("PCR %u %s: matches the TPM (extended with padded SHA-1 digests: the kernel had no %s at boot)\n",
+		       pcr, name, name);
+		break;
+	case NO_MATCH:
+		printf("PCR %u %s: replay ", pcr, name);
+		print_hex(bank->pcr[pcr], bank->size);
+		printf(", TPM ");
+		print_hex(replay_find_bank(tpm, bank->alg_id)->pcr[pcr], bank->size);
+		printf("\n");
+		break;
+	}
+}
+
+static void report_pcrs(const struct replay_pair *rp, const struct replay *tpm)
+{
 	unsigned int p;
 	int b;
 
-	for (p = 0; p < REPLAY_NR_PCRS; p++) {
-		if (!(r->pcrs_used & (1u << p)))
-			continue;
-		for (b = 0; b < r->nr_banks; b++) {
-			if (!r->bank[b].size) {
-				printf("PCR %u %s: not checked (no digest support)\n", p,
-				       alg_name(r->bank[b].alg_id) ?: "unknown bank");
-				continue;
-			}
-			t = replay_find_bank(tpm, r->bank[b].alg_id);
-			if (ok || !memcmp(r->bank[b].pcr[p], t->pcr[p], r->bank[b].size)) {
-				printf("PCR %u %s: matches the TPM\n", p, alg_name(r->bank[b].alg_id));
-				continue;
-			}
-			printf("PCR %u %s: replay ", p, alg_name(r->bank[b].alg_id));
-			print_hex(r->bank[b].pcr[p], r->bank[b].size);
-			printf(", TPM ");
-			print_hex(t->pcr[p], r->bank[b].size);
-			printf("\n");
-		}
-	}
+	for (p = 0; p < REPLAY_NR_PCRS; p++)
+		if (rp->hashed.pcrs_used & (1u << p))
+			for (b = 0; b < rp->hashed.nr_banks; b++)
+				report_bank(rp, b, tpm, p);
+}
+
+static int replay_pair_init(struct replay_pair *rp, const struct replay *tpm)
+{
+	uint16_t algs[REPLAY_MAX_BANKS];
+	int b, err;
+
+	for (b = 0; b < tpm->nr_banks; b++)
+		algs[b] = tpm->bank[b].alg_id;
+	err = replay_init(&rp->hashed, algs, tpm->nr_banks);
+	err = err ?: replay_init(&rp->padded, algs, tpm->nr_banks);
+	replay_pad_sha1(&rp->padded);
+	return err;
 }
 
 /*
@@ -204,18 +250,15 @@ static void report_pcrs(const struct replay *r, const struct replay *tpm, bool o
  * that read.
  */
 static int replay_combined(const struct combined_log *c, const struct replay *tpm,
-			   uint64_t counted, struct replay *r, uint64_t *matched)
+			   uint64_t counted, struct replay_pair *rp, uint64_t *matched)
 {
-	uint16_t algs[REPLAY_MAX_BANKS];
 	struct log_record rec;
 	const uint8_t *bytes;
 	uint64_t i, end = combined_end(c);
 	size_t len;
-	int b, err;
+	int err;
 
-	for (b = 0; b < tpm->nr_banks; b++)
-		algs[b] = tpm->bank[b].alg_id;
-	err = replay_init(r, algs, tpm->nr_banks);
+	err = replay_pair_init(rp, tpm);
 	if (err)
 		return err;
 	*matched = UINT64_MAX;
@@ -230,12 +273,13 @@ static int replay_combined(const struct combined_log *c, const struct replay *tp
 			       i);
 			return -EBADMSG;
 		}
-		err = replay_extend(r, &rec);
+		err = replay_extend(&rp->hashed, &rec);
+		err = err ?: replay_extend(&rp->padded, &rec);
 		if (err) {
 			printf("entry %" PRIu64 ": cannot be replayed (PCR %u)\n", i, rec.pcr);
 			return err;
 		}
-		if (i + 1 >= counted && replay_matches(r, tpm)) {
+		if (i + 1 >= counted && replay_matches(rp, tpm)) {
 			*matched = i + 1;
 			break;
 		}
@@ -245,15 +289,17 @@ static int replay_combined(const struct combined_log *c, const struct replay *tp
 
 static int cmd_verify(const struct cmd_opts *o)
 {
-	struct replay tpm, r;
+	struct replay_pair rp;
+	struct replay tpm;
 	struct combined_log c;
 	uint64_t counted, index, matched;
-	int ret = EXIT_VERIFIED;
+	int err, ret = EXIT_VERIFIED;
 
 	if (kernel_count(&counted) || tpm_read_pcrs(&tpm, (1u << REPLAY_NR_PCRS) - 1, o->tcti))
 		return EXIT_UNCHECKED;
-	if (combined_read(&c, o->store_dir))
-		return EXIT_UNCHECKED;
+	err = combined_read(&c, o->store_dir);
+	if (err)
+		return err == -EINVAL ? EXIT_MISMATCH : EXIT_UNCHECKED;
 	printf("store: %" PRIu64 " entries; kernel list: entries %" PRIu64 "..%" PRIu64 "\n",
 	       c.store_entries, c.kernel.first, c.kernel.first + c.kernel.count);
 	if (c.store_tail)
@@ -266,7 +312,7 @@ static int cmd_verify(const struct cmd_opts *o)
 		goto out;
 	}
 	printf("store matches the kernel's list where both hold entries\n");
-	if (replay_combined(&c, &tpm, counted, &r, &matched)) {
+	if (replay_combined(&c, &tpm, counted, &rp, &matched)) {
 		printf("FAIL: the log does not replay\n");
 		ret = EXIT_MISMATCH;
 		goto out;
@@ -274,11 +320,11 @@ static int cmd_verify(const struct cmd_opts *o)
 	if (matched == UINT64_MAX) {
 		printf("FAIL: replay of all %" PRIu64 " entries does not match the TPM\n",
 		       combined_end(&c));
-		report_pcrs(&r, &tpm, false);
+		report_pcrs(&rp, &tpm);
 		ret = EXIT_MISMATCH;
 		goto out;
 	}
-	report_pcrs(&r, &tpm, true);
+	report_pcrs(&rp, &tpm);
 	printf("OK: %" PRIu64 " entries (%" PRIu64 " from the store) replay to the TPM's PCRs\n",
 	       matched, matched < c.store_entries ? matched : c.store_entries);
 out:

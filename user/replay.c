@@ -92,6 +92,15 @@ int replay_init(struct replay *r, const uint16_t *alg_ids, int nr_banks)
 	return 0;
 }
 
+void replay_pad_sha1(struct replay *r)
+{
+	int i;
+
+	for (i = 0; i < r->nr_banks; i++)
+		r->bank[i].sha1_padded = r->bank[i].alg_id != ALG_SHA1 &&
+					 r->bank[i].size >= LOG_SHA1_SIZE;
+}
+
 const struct replay_bank *replay_find_bank(const struct replay *r,
 					   uint16_t alg_id)
 {
@@ -125,6 +134,11 @@ static int template_digest(const struct replay_bank *bank,
 	/* IMA extends violations with all ones, though it logs all zeros */
 	if (log_is_violation(rec)) {
 		memset(digest, 0xff, bank->size);
+		return 0;
+	}
+	if (bank->sha1_padded) {
+		memset(digest, 0, bank->size);
+		memcpy(digest, rec->digest, LOG_SHA1_SIZE);
 		return 0;
 	}
 	return hash2(bank->alg_id, hashed->data, hashed->len, NULL, 0, digest);

@@ -9,6 +9,7 @@
 #ifndef IMASNAP_REPLAY_H
 #define IMASNAP_REPLAY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "log.h"
@@ -27,6 +28,11 @@
 struct replay_bank {
 	uint16_t alg_id;
 	uint16_t size;		/* digest bytes; 0: algorithm not supported */
+	/*
+	 * IMA extends a bank whose hash the kernel could not load at boot
+	 * with the template's SHA-1 digest, zero-padded (ima_crypto.c)
+	 */
+	bool sha1_padded;
 	uint8_t pcr[REPLAY_NR_PCRS][REPLAY_MAX_DIGEST];
 };
 
@@ -39,6 +45,8 @@ struct replay {
 
 /* PCRs start at zero. Unknown algorithms get size 0 and are not replayed. */
 int replay_init(struct replay *r, const uint16_t *alg_ids, int nr_banks);
+/* Replays every bank but SHA-1 as IMA does when it has no hash for it */
+void replay_pad_sha1(struct replay *r);
 /* Sets a starting value (a snapshot's base) for one PCR of one bank */
 int replay_set_pcr(struct replay *r, uint16_t alg_id, unsigned int pcr,
 		   const uint8_t *value, size_t size);

@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Helpers for suites that run imasnap-load (`load imasnap` after `load
+# helpers`). Each test gets its own store in $BATS_TEST_TMPDIR (ramfs, not
+# measured, so reading the store adds no entries) and stops its loader in
+# teardown.
+
+LOADER=$TREE/imasnap-load
+CLI=$TREE/imasnap
+MEASURE=$TREE/.output/measure
+KERNEL_LOG=/sys/kernel/security/ima/binary_runtime_measurements
+
+# start_loader [ARGS...]: start imasnap-load on $STORE, wait until it follows
+start_loader() {
+	STORE=${STORE:-$BATS_TEST_TMPDIR/store}
+	LOADER_LOG=$BATS_TEST_TMPDIR/loader.log
+	"$LOADER" --store "$STORE" "$@" >>"$LOADER_LOG" 2>&1 &
+	LOADER_PID=$!
+	local i
+	for ((i = 0; i < 600; i++)); do
+		grep -q "following IMA's measurements" "$LOADER_LOG" && return 0
+		if ! kill -0 "$LOADER_PID" 2>/dev/null; then
+			cat "$LOADER_LOG" >&2
+			LOADER_PID=
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "imasnap-load did not start in 60 s" >&2
+	cat "$LOADER_LOG" >&2
+	return 1
+}
+
+# stop_loader: SIGTERM, and insist on a clean exit 0
+stop_loader() {
+	[[ -n ${LOADER_PID:-} ]] || return 0
+	local rc=0
+	kill -TERM "$LOADER_PID"
+	wait "$LOADER_PID" || rc=$?
+	LOADER_PID=
+	if ((rc != 0)); then
+		echo "imasnap-load exited with $rc" >&2
+		cat "$LOADER_LOG" >&2
+		return 1
+	fi
+}
+
+kill_loader() {
+	[[ -n ${LOADER_PID:-} ]] || return 0
+	kill -KILL "$LOADER_PID" 2>/dev/null || true
+	wait "$LOADER_PID" 2>/dev/null || true
+	LOADER_PID=
+}
+
+# teardown: stop a loader the test left running and show its log (bats
+# prints it only for a failed test)
+loader_teardown() {
+	kill_loader
+	if [[ -s ${LOADER_LOG:-} ]]; then
+		echo "--- imasnap-load log:"
+		tail -n 30 "$LOADER_LOG"
+	fi
+}
+
+# status_field NAME: one "NAME: value" of `imasnap status`
+status_field() {
+	"$CLI" status --store "$STORE" | sed -n "s/^$1: \([0-9]*\).*/\1/p"
+}
+
+# wait_lag0: until the store holds every entry the kernel listed (60 s)
+wait_lag0() {
+	local i lag
+	for ((i = 0; i < 600; i++)); do
+		lag=$(status_field lag)
+		[[ $lag == 0 ]] && return 0
+		sleep 0.1
+	done
+	echo "lag still ${lag:-unknown} after 60 s" >&2
+	"$CLI" status --store "$STORE" >&2
+	return 1
+}
+
+# assert_store_is_kernel_log: byte for byte, the whole list (no trims here)
+assert_store_is_kernel_log() {
+	local store=${1:-$STORE}/binary_runtime_measurements
+	if ! cmp "$store" "$KERNEL_LOG"; then
+		echo "store: $(stat -c %s "$store") bytes, kernel: $(cat "$KERNEL_LOG" | wc -c) bytes" >&2
+		return 1
+	fi
+}
+
+# record_count FILE: records in a binary log
+record_count() {
+	"$CLI" status --store "$(dirname "$1")" | sed -n 's/^store entries: //p'
+}

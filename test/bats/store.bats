@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The store after a crash or tampering: a torn last record is repaired from
+# the kernel's list; a store that does not match the kernel is refused and
+# left exactly as it was. Bad command lines: a message and exit status 2.
+
+load helpers
+load imasnap
+
+setup() {
+	require_ima
+	WORK=$(tmpfs_dir)
+}
+
+teardown() {
+	loader_teardown
+	rm -rf "$WORK"
+}
+
+# A store that holds every entry, loader stopped
+make_store() {
+	start_loader
+	measure_files 5 "$WORK"
+	wait_lag0
+	stop_loader
+	assert_store_is_kernel_log
+}
+
+@test "a torn last record is repaired from the kernel's list" {
+	make_store
+	local n
+	n=$(record_count "$STORE/binary_runtime_measurements")
+	mkdir "$WORK/more"
+	measure_files 3 "$WORK/more"
+	# a crash in the middle of writing entry n: its first 30 bytes only
+	"$CLI" export --store "$STORE" --from "$n" | head -c 30 \
+		>>"$STORE/binary_runtime_measurements"
+	run "$CLI" verify --store "$STORE"
+	[[ $output == *"partial record (30 bytes)"* ]]
+	start_loader
+	grep -q "repaired a torn last record (30 bytes)" "$LOADER_LOG"
+	wait_lag0
+	assert_store_is_kernel_log
+	stop_loader
+}
+
+@test "a tail that is not the start of the next entry is refused, store untouched" {
+	make_store
+	printf 'garbage!' >>"$STORE/binary_runtime_measurements"
+	local sum
+	sum=$(sha256sum <"$STORE/binary_runtime_measurements")
+	run "$LOADER" --store "$STORE"
+	echo "$output"
+	[[ $status -eq 1 ]]
+	[[ $output == *"does not match the kernel's measurement list; left as it is"* ]]
+	[[ $(sha256sum <"$STORE/binary_runtime_measurements") == "$sum" ]]
+}
+
+@test "a store that differs from the kernel's list is refused and left untouched" {
+	make_store
+	# flip one byte inside the template name of the second record
+	local f=$STORE/binary_runtime_measurements sum off
+	off=$(($(stat -c %s "$f") / 2))
+	printf 'X' | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+	sum=$(sha256sum <"$f")
+	measure_files 2 "$WORK"
+	run "$LOADER" --store "$STORE"
+	echo "$output"
+	[[ $status -eq 1 ]]
+	[[ $output == *"left as it is"* ]]
+	[[ $(sha256sum <"$f") == "$sum" ]]
+	run "$CLI" verify --store "$STORE"
+	[[ $status -eq 1 ]]
+}
+
+@test "a store from another boot (more entries than the kernel listed) is refused" {
+	make_store
+	local f=$STORE/binary_runtime_measurements sum
+	# the same log twice: as long as a boot with twice the entries
+	cat "$f" "$f" >"$WORK/double" && cp "$WORK/double" "$f"
+	sum=$(sha256sum <"$f")
+	run "$LOADER" --store "$STORE"
+	echo "$output"
+	[[ $status -eq 1 ]]
+	[[ $output == *"another boot or corrupt"* ]]
+	[[ $(sha256sum <"$f") == "$sum" ]]
+}
+
+@test "a store that is not a measurement log is refused and left untouched" {
+	mkdir -p "$BATS_TEST_TMPDIR/bad"
+	head -c 1000 /dev/urandom >"$BATS_TEST_TMPDIR/bad/binary_runtime_measurements"
+	local sum
+	sum=$(sha256sum <"$BATS_TEST_TMPDIR/bad/binary_runtime_measurements")
+	run "$LOADER" --store "$BATS_TEST_TMPDIR/bad"
+	echo "$output"
+	[[ $status -eq 1 ]]
+	[[ $output == *"not a measurement log"* ]]
+	[[ $(sha256sum <"$BATS_TEST_TMPDIR/bad/binary_runtime_measurements") == "$sum" ]]
+}
+
+@test "a second loader on the same store is refused" {
+	start_loader
+	run "$LOADER" --store "$STORE"
+	[[ $status -eq 1 ]]
+	[[ $output == *"in use by another imasnap-load"* || $output == *"another imasnap-load is running"* ]]
+	stop_loader
+}
+
+@test "bad command lines: clear message, exit status 2, nothing created" {
+	local d=$BATS_TEST_TMPDIR/never
+	run "$LOADER" --store "$d" --ring-size 5000
+	[[ $status -eq 2 && $output == *"not a power of two"* ]]
+	run "$LOADER" --store "$d" --bogus
+	[[ $status -eq 2 ]]
+	run "$LOADER" --store "$d" extra
+	[[ $status -eq 2 && $output == *"unexpected argument"* ]]
+	run "$LOADER" --store ""
+	[[ $status -eq 2 ]]
+	[[ ! -e $d ]]
+	run "$CLI"
+	[[ $status -eq 2 ]]
+	run "$CLI" frobnicate
+	[[ $status -eq 2 && $output == *"unknown command"* ]]
+	run "$CLI" export --format xml
+	[[ $status -eq 2 && $output == *"binary or ascii"* ]]
+	run "$CLI" export --from -3
+	[[ $status -eq 2 ]]
+	run "$CLI" status --store "$d"
+	[[ $status -ne 0 && $output == *"cannot open store"* ]]
+	[[ ! -e $d ]]
+}
+
+@test "export: binary from an index is the kernel's list from that entry; ascii matches" {
+	make_store
+	"$CLI" export --store "$STORE" >"$WORK/all.bin"
+	cmp "$WORK/all.bin" "$KERNEL_LOG"
+	"$CLI" export --store "$STORE" --format ascii >"$WORK/all.txt"
+	diff "$WORK/all.txt" /sys/kernel/security/ima/ascii_runtime_measurements
+	run "$CLI" export --store "$STORE" --from 999999999
+	[[ $status -eq 2 && $output == *"past the end"* ]]
+}
