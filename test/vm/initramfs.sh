@@ -104,5 +104,7 @@ mkdir -p "$(dirname "$OUT")"
 (cd "$STAGE" && find . -print0 | LC_ALL=C sort -z |
 	cpio --null -o -H newc --quiet -R 0:0) >"$OUT.tmp"
 mv -f "$OUT.tmp" "$OUT"
+# Older builds (other keys) are no longer used.
+find "$CACHE/$KVER" -maxdepth 1 -name 'initramfs-*.cpio' ! -path "$OUT" -delete
 echo "initramfs.sh: built $OUT (modules: ${ORDER[*]})" >&2
 echo "$OUT"

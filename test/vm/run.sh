@@ -15,6 +15,8 @@
 #   --results DIR     results directory (default test/.results/<run id>)
 #   --count-file F    also append the "vm-result:" line to F
 #   --tpm-device D    qemu TPM front end: tpm-crb (default) or tpm-tis
+#   --shell           no tests: an interactive root shell in the guest (same
+#                     set-up and policy) on this terminal, for debugging
 #
 # Environment: IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, IMASNAP_VM_MEM (2G),
 # IMASNAP_VM_SMP (2), IMASNAP_CACHE (kernel cache), IMASNAP_KEEP_RESULTS (how
@@ -37,12 +39,13 @@ RESULTS=
 COUNT_FILE=
 TPMDEV=tpm-crb
 PRINT_ACCEL=
+SHELL_MODE=
 MEM=${IMASNAP_VM_MEM:-2G}
 SMP=${IMASNAP_VM_SMP:-2}
 KEEP=${IMASNAP_KEEP_RESULTS:-20}
 
 usage() {
-	sed -n '4,28s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,30s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 die() {
@@ -61,6 +64,7 @@ while (($#)); do
 	--results) RESULTS=${2:?}; shift ;;
 	--count-file) COUNT_FILE=${2:?}; shift ;;
 	--tpm-device) TPMDEV=${2:?}; shift ;;
+	--shell) SHELL_MODE=1 ;;
 	-h | --help) usage ;;
 	--) shift; FILES+=("$@"); break ;;
 	-*) die "unknown option $1" ;;
@@ -97,22 +101,35 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # KVM is used only when a probe boot (same kernel and initramfs, an init that
 # powers off at once) finishes in time: on some hosts (nested, PVM) a KVM guest
 # hangs at boot, so the probe runs under a hard timeout and is killed.
+PROBE_WHY=
 probe_kvm() {
-	[[ -e /dev/kvm && -w /dev/kvm ]] || return 1
+	if [[ ! -e /dev/kvm || ! -w /dev/kvm ]]; then
+		PROBE_WHY="no usable /dev/kvm"
+		return 1
+	fi
 	PROBE_DIR=$(mktemp -d)
 	local rc=0
-	timeout -k 3 20 qemu-system-x86_64 -machine q35 -accel kvm -cpu host \
+	# In a subshell that does not exec qemu (the exit below), so that its
+	# "Aborted" notice for a crashing qemu goes to the log too.
+	(timeout -k 3 20 qemu-system-x86_64 -machine q35 -accel kvm -cpu host \
 		-m 512M -smp 1 -nodefaults -no-user-config -display none -no-reboot \
 		-serial "file:$PROBE_DIR/console.log" -monitor none \
 		-kernel "$VMLINUZ" -initrd "$INITRD" \
-		-append "console=ttyS0 rdinit=/probe panic=-1" \
-		>"$PROBE_DIR/qemu.log" 2>&1 || rc=$?
-	[[ $rc -eq 0 ]] && grep -q imasnap-probe-ok "$PROBE_DIR/console.log"
+		-append "console=ttyS0 rdinit=/probe panic=-1"
+	exit $?) >"$PROBE_DIR/qemu.log" 2>&1 || rc=$?
+	if [[ $rc -eq 0 ]] && grep -q imasnap-probe-ok "$PROBE_DIR/console.log"; then
+		return 0
+	elif [[ $rc -eq 124 || $rc -eq 137 ]]; then
+		PROBE_WHY="probe boot did not finish in 20 s"
+	else
+		PROBE_WHY="probe boot failed (exit $rc: $(grep -m1 -v '^$' "$PROBE_DIR/qemu.log" | cut -c1-100))"
+	fi
+	return 1
 }
 if [[ $ACCEL == auto ]]; then
 	t0=$(now)
 	if probe_kvm; then ACCEL=kvm; else ACCEL=tcg; fi
-	echo "run.sh: KVM probe: $ACCEL chosen ($(secs "$t0" "$(now)") s)" >&2
+	echo "run.sh: KVM probe: $ACCEL chosen after $(secs "$t0" "$(now)") s${PROBE_WHY:+ ($PROBE_WHY)}" >&2
 fi
 if [[ -n $PRINT_ACCEL ]]; then
 	echo "$ACCEL"
@@ -154,8 +171,9 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
 	echo "# written by test/vm/run.sh, read by test/vm/init and guest-run.sh"
 	echo "IMASNAP_TREE=$(shq "$TOP")"
-	# The guest gives up a little before the host does.
-	echo "IMASNAP_GUEST_TIMEOUT=$((TIMEOUT > 180 ? TIMEOUT - 60 : TIMEOUT))"
+	echo "IMASNAP_SHELL=$SHELL_MODE"
+	# The guest gives up a little before the host does (boot time).
+	echo "IMASNAP_GUEST_TIMEOUT=$((TIMEOUT - (TIMEOUT > 300 ? 60 : TIMEOUT / 5)))"
 } >"$RESULTS/guest.conf"
 printf '%s\n' "${REL[@]}" >"$RESULTS/bats-files"
 
@@ -179,17 +197,26 @@ done
 echo "run.sh: booting $(basename "$VMLINUZ") ($ACCEL, $CMDLINE)"
 echo "run.sh: results in $RESULTS"
 T0=$(now)
-qemu-system-x86_64 -machine q35 "${ACCEL_ARGS[@]}" -m "$MEM" -smp "$SMP" \
-	-nodefaults -no-user-config -display none -no-reboot -monitor none \
-	-serial "file:$RESULTS/console.log" \
-	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE" \
-	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
-	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
-	-fsdev "local,id=results,path=$RESULTS,security_model=none,multidevs=remap" \
-	-device virtio-9p-pci,fsdev=results,mount_tag=results \
-	-chardev "socket,id=chrtpm,path=$TPMSTATE/sock" \
-	-tpmdev emulator,id=tpm0,chardev=chrtpm -device "$TPMDEV,tpmdev=tpm0" \
-	>"$RESULTS/qemu.log" 2>&1 &
+# shellcheck disable=SC2054 # the commas are qemu option syntax
+QEMU_ARGS=(-machine q35 "${ACCEL_ARGS[@]}" -m "$MEM" -smp "$SMP"
+	-nodefaults -no-user-config -display none -no-reboot
+	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE"
+	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
+	-fsdev "local,id=results,path=$RESULTS,security_model=none,multidevs=remap"
+	-device virtio-9p-pci,fsdev=results,mount_tag=results
+	-chardev "socket,id=chrtpm,path=$TPMSTATE/sock"
+	-tpmdev emulator,id=tpm0,chardev=chrtpm -device "$TPMDEV,tpmdev=tpm0")
+if [[ -n $SHELL_MODE ]]; then
+	# Serial console on this terminal (still logged); Ctrl-a x quits qemu.
+	echo "run.sh: interactive shell; exit it to power off, or Ctrl-a x"
+	qemu-system-x86_64 "${QEMU_ARGS[@]}" \
+		-chardev "stdio,id=con,mux=on,signal=off,logfile=$RESULTS/console.log" \
+		-serial chardev:con -mon chardev=con
+	exit
+fi
+qemu-system-x86_64 "${QEMU_ARGS[@]}" -monitor none \
+	-serial "file:$RESULTS/console.log" >"$RESULTS/qemu.log" 2>&1 &
 QEMU_PID=$!
 
 # Print complete new TAP lines: results, and the diagnostics ("# ...") of
@@ -232,6 +259,8 @@ while kill -0 "$QEMU_PID" 2>/dev/null; do
 	fi
 	sleep 0.2
 done
+# From here on only reporting: it must run to the end whatever is missing.
+set +e
 QRC=0
 wait "$QEMU_PID" || QRC=$?
 QEMU_PID=
@@ -244,17 +273,21 @@ wait "$SWTPM_PID" 2>/dev/null || true
 SWTPM_PID=
 
 # Count. Tests the plan announced but the guest never reported are failures.
-count() { grep -cE "$1" "$TAP" 2>/dev/null || true; }
+[[ -f $TAP ]] || : >"$TAP"
+count() { grep -cE "$1" "$TAP"; }
 PASSED=$(count '^ok [0-9]+' ) SKIPPED=$(count '^ok [0-9]+.* # skip')
 PASSED=$((PASSED - SKIPPED))
 FAILED=$(count '^not ok [0-9]+')
-PLAN=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$TAP" 2>/dev/null | head -n1)
-# Whatever went wrong besides failed tests counts as one more failure each,
-# so a crashed or silent guest can never add up to "0 failed".
-PROBLEMS=()
+PLAN=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$TAP" | head -n1)
+# Tests the plan announced but that never reported count as failed; whatever
+# else went wrong counts as one more failure each, so a crashed or silent
+# guest can never add up to "0 failed".
+MISSING=0
 if [[ -n $PLAN ]] && ((PLAN > PASSED + SKIPPED + FAILED)); then
-	PROBLEMS+=("$((PLAN - PASSED - SKIPPED - FAILED)) planned tests did not report")
+	MISSING=$((PLAN - PASSED - SKIPPED - FAILED))
 fi
+PROBLEMS=()
+((MISSING == 0)) || PROBLEMS+=("$MISSING planned tests did not report (counted as failed)")
 if [[ ! -e $RESULTS/finished ]]; then
 	if [[ -n $TIMED_OUT ]]; then
 		PROBLEMS+=("guest timed out (host limit ${TIMEOUT}s)")
@@ -268,12 +301,16 @@ elif [[ -z $PLAN ]]; then
 fi
 BATS_RC=$(cat "$RESULTS/bats-rc" 2>/dev/null || echo none)
 if [[ -e $RESULTS/finished && $BATS_RC != 0 && $FAILED -eq 0 ]]; then
-	PROBLEMS+=("bats exited with $BATS_RC but reported no failed test")
+	if [[ $BATS_RC == 124 || $BATS_RC == 137 ]]; then
+		PROBLEMS+=("bats was stopped at the guest's time limit")
+	else
+		PROBLEMS+=("bats exited with $BATS_RC but reported no failed test")
+	fi
 fi
 [[ ! -e $RESULTS/policy-error ]] || PROBLEMS+=("$(cat "$RESULTS/policy-error")")
 [[ ! -s $RESULTS/kernel-problems ]] ||
 	PROBLEMS+=("guest kernel log has an oops or warning (see $RESULTS/dmesg)")
-FAILED=$((FAILED + ${#PROBLEMS[@]}))
+FAILED=$((FAILED + MISSING + ${#PROBLEMS[@]} - (MISSING > 0)))
 
 echo "run.sh: template $TEMPLATE, accel $ACCEL, files: ${REL[*]}"
 if [[ -n $T_STARTED ]]; then
@@ -294,8 +331,11 @@ if [[ -s $RESULTS/bats.stderr && $FAILED -gt 0 ]]; then
 	tail -n 20 "$RESULTS/bats.stderr" | sed 's/^/    /'
 fi
 if [[ ! -e $RESULTS/finished ]]; then
-	echo "run.sh: console tail ($RESULTS/console.log):"
-	tail -n 40 "$RESULTS/console.log" 2>/dev/null | sed 's/^/    /'
+	echo "run.sh: console ($RESULTS/console.log), first signs of trouble:"
+	grep -m8 -E 'Kernel panic|BUG:|Oops|general protection|sysrq: Trigger|FATAL|timeout' \
+		"$RESULTS/console.log" 2>/dev/null | sed 's/^/    /'
+	echo "run.sh: console tail:"
+	tail -n 30 "$RESULTS/console.log" 2>/dev/null | sed 's/^/    /'
 	[[ ! -s $RESULTS/qemu.log ]] || sed 's/^/    qemu: /' "$RESULTS/qemu.log" | tail -n 10
 fi
 LINE="vm-result: $PASSED passed, $FAILED failed, $SKIPPED skipped"
