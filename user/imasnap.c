@@ -125,19 +125,21 @@ static int cmd_status(const struct cmd_opts *o)
 		       "\"kernel_trimmed\": %" PRIu64 ", \"store_entries\": %" PRIu64 ", "
 		       "\"store_bytes\": %zu, \"lag\": %" PRIu64 ", \"drops\": %" PRIu64 ", "
 		       "\"repairs\": %" PRIu64 ", \"repaired_entries\": %" PRIu64 ", "
-		       "\"duplicates\": %" PRIu64 ", \"loader_running\": %s, "
+		       "\"duplicates\": %" PRIu64 ", \"oversized\": %" PRIu64 ", "
+		       "\"loader_running\": %s, "
 		       "\"loader_starts\": %" PRIu64 "}\n",
 		       c.kernel.count, c.kernel.raw.len, c.kernel.first, c.store_entries,
 		       c.store.len, lag, st.drops, st.repairs, st.repaired, st.duplicates,
-		       running ? "true" : "false", st.starts);
+		       st.truncated, running ? "true" : "false", st.starts);
 	} else {
 		printf("kernel entries: %" PRIu64 "\nkernel bytes: %zu\nkernel trimmed: %" PRIu64
 		       "\nstore: %s/%s\nstore entries: %" PRIu64 "\nstore bytes: %zu\n"
 		       "lag: %" PRIu64 "\ndrops: %" PRIu64 "\nrepairs: %" PRIu64
-		       " (%" PRIu64 " entries)\nduplicates: %" PRIu64 "\nloader: %s\n",
+		       " (%" PRIu64 " entries)\nduplicates: %" PRIu64 "\noversized: %" PRIu64
+		       " (too large for the ring, read from the kernel's list)\nloader: %s\n",
 		       c.kernel.count, c.kernel.raw.len, c.kernel.first, o->store_dir,
 		       STORE_LOG_NAME, c.store_entries, c.store.len, lag, st.drops,
-		       st.repairs, st.repaired, st.duplicates,
+		       st.repairs, st.repaired, st.duplicates, st.truncated,
 		       running ? "running" : "not running");
 	}
 	combined_free(&c);

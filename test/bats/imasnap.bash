@@ -14,11 +14,13 @@ KERNEL_LOG=/sys/kernel/security/ima/binary_runtime_measurements
 start_loader() {
 	STORE=${STORE:-$BATS_TEST_TMPDIR/store}
 	LOADER_LOG=$BATS_TEST_TMPDIR/loader.log
+	local i started ready="following IMA's measurements"
+	# the log keeps every start of this test: wait for one more "ready"
+	started=$(grep -cs "$ready" "$LOADER_LOG" || true)
 	"$LOADER" --store "$STORE" "$@" >>"$LOADER_LOG" 2>&1 &
 	LOADER_PID=$!
-	local i
 	for ((i = 0; i < 600; i++)); do
-		grep -q "following IMA's measurements" "$LOADER_LOG" && return 0
+		(($(grep -cs "$ready" "$LOADER_LOG" || true) > started)) && return 0
 		if ! kill -0 "$LOADER_PID" 2>/dev/null; then
 			cat "$LOADER_LOG" >&2
 			LOADER_PID=

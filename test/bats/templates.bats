@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Every template the kernel logs is persisted byte for byte. test/run-tests.sh
+# runs this file in boots with ima_template=ima-ng, ima-sig, the legacy ima
+# (whose records carry no template data length) and a custom
+# ima_template_fmt; it runs in the main boot too.
+
+load helpers
+load imasnap
+
+setup() {
+	require_ima
+	WORK=$(tmpfs_dir)
+}
+
+teardown() {
+	loader_teardown
+	rm -rf "$WORK"
+}
+
+# deep_path DIR: a new file whose path is 4,090 bytes long (PATH_MAX is
+# 4,096), so that its template data exceeds a ring record (4,096 bytes)
+deep_path() {
+	local d=$1 part
+	part=$(printf 'd%.0s' {1..250})
+	while ((${#d} + 252 < 4090 - 100)); do
+		d+=/$part
+	done
+	mkdir -p "$d"
+	echo "$d/$(printf 'f%.0s' $(seq $((4090 - ${#d} - 1))))"
+}
+
+@test "this boot's template: the store is the kernel's list byte for byte and verifies" {
+	local name
+	name=$(awk 'NR == 1 { print $3 }' /sys/kernel/security/ima/ascii_runtime_measurements)
+	echo "template logged: $name"
+	start_loader
+	measure_files 50 "$WORK"
+	wait_lag0
+	assert_store_is_kernel_log
+	# every record of this boot carries the boot's template
+	"$CLI" export --store "$STORE" --format ascii >"$BATS_TEST_TMPDIR/ascii"
+	diff "$BATS_TEST_TMPDIR/ascii" /sys/kernel/security/ima/ascii_runtime_measurements
+	[[ $(awk '{ print $3 }' "$BATS_TEST_TMPDIR/ascii" | sort -u) == "$name" ]]
+	run "$CLI" verify --store "$STORE"
+	echo "$output"
+	[[ $status -eq 0 ]]
+	stop_loader
+}
+
+@test "an entry too large for a ring record is persisted exactly" {
+	[[ $TEMPLATE != ima ]] || skip "the legacy ima template logs at most 255 bytes of name"
+	local f
+	f=$(deep_path "$WORK")
+	echo "large $RANDOM" >"$f"
+	start_loader
+	read -r _ <"$f"
+	wait_lag0
+	assert_store_is_kernel_log
+	(($(status_field oversized) > 0))
+	stop_loader
+}
