@@ -15,7 +15,7 @@ TREE=${IMASNAP_TREE:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 TEMPLATE=${IMASNAP_TEMPLATE:-ima-sig}
 
 require_root() {
-	[[ $(id -u) -eq 0 ]] || skip "needs root"
+	[[ $EUID -eq 0 ]] || skip "needs root"
 }
 
 # Tests that need IMA skip on a host without it (run them via test/vm/run.sh).

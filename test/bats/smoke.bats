@@ -134,6 +134,11 @@ setup() {
 
 @test "evmctl replays the kernel's IMA log to the TPM's PCRs" {
 	local algo args=()
+	# After imasnap trims the list, it no longer replays from zero alone.
+	if awk '$5 == "snapshot_aggregate" { f = 1 } END { exit !f }' \
+		"$IMA_DIR/ascii_runtime_measurements"; then
+		skip "an earlier test trimmed the kernel's list"
+	fi
 	# PCR values from sysfs, per bank evmctl knows; the scratch dir is on
 	# ramfs, so writing and reading these files adds no measurement.
 	for algo in sha1 sha256; do
@@ -142,7 +147,11 @@ setup() {
 		args+=(--pcrs "$algo,$BATS_TEST_TMPDIR/pcrs-$algo")
 	done
 	[ "${#args[@]}" -gt 0 ]
-	run evmctl ima_measurement "${args[@]}" "$IMA_DIR/binary_runtime_measurements"
+	# --ignore-violations makes evmctl extend violations (zero digest) with
+	# 0xff as the kernel does; without it evmctl 1.4 uses zeros and fails
+	# as soon as the log holds a violation.
+	run evmctl ima_measurement --ignore-violations "${args[@]}" \
+		"$IMA_DIR/binary_runtime_measurements"
 	echo "$output" | tail -n 20
 	[ "$status" -eq 0 ]
 	[[ $output == *"Matched per TPM bank calculated digest"* ]]

@@ -50,9 +50,10 @@ version() {
 	fi
 	local v
 	v=$(resolve_version)
-	mkdir -p "$CACHE"
-	printf '%s\n' "$v" >"$CACHE/kernel-version.tmp.$$"
-	mv -f "$CACHE/kernel-version.tmp.$$" "$CACHE/kernel-version"
+	# Caching is best effort: a non-root caller (make) still gets the answer.
+	{ mkdir -p "$CACHE" && printf '%s\n' "$v" >"$CACHE/kernel-version.tmp.$$" &&
+		mv -f "$CACHE/kernel-version.tmp.$$" "$CACHE/kernel-version"; } 2>/dev/null ||
+		rm -f "$CACHE/kernel-version.tmp.$$" 2>/dev/null || true
 	printf '%s\n' "$v"
 }
 
