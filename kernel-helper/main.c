@@ -74,8 +74,12 @@ static int state_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(state);
 
-/* "<N> <40 hex>" with an optional final newline, nothing else. */
-#define TRIM_CMD_MAX (20 + 1 + 2 * SHA1_DIGEST_SIZE + 1)
+/*
+ * "<N> <40 hex>" with an optional final newline, nothing else. N is decimal
+ * without sign or leading zeros; a number too large for u64 is a count past
+ * the end of any list (ERANGE), like any other N larger than the list.
+ */
+#define TRIM_CMD_MAX 128
 
 static int trim_parse(const char *cmd, size_t len, u64 *n,
 		      u8 digest[SHA1_DIGEST_SIZE])
@@ -87,16 +91,17 @@ static int trim_parse(const char *cmd, size_t len, u64 *n,
 		len--;
 	while (digits < len && isdigit(cmd[digits]))
 		digits++;
-	if (!digits || digits >= sizeof(number) ||
-	    len != digits + 1 + 2 * SHA1_DIGEST_SIZE || cmd[digits] != ' ')
+	if (!digits || len != digits + 1 + 2 * SHA1_DIGEST_SIZE ||
+	    cmd[digits] != ' ' ||
+	    hex2bin(digest, cmd + digits + 1, SHA1_DIGEST_SIZE))
 		return -EINVAL;
+	if (cmd[0] == '0')
+		return -EINVAL;	/* N = 0, or a leading zero */
+	if (digits >= sizeof(number))
+		return -ERANGE;
 	memcpy(number, cmd, digits);
 	number[digits] = '\0';
-	if (kstrtou64(number, 10, n))
-		return -ERANGE;	/* more than 2^64 - 1: larger than any list */
-	if (hex2bin(digest, cmd + digits + 1, SHA1_DIGEST_SIZE))
-		return -EINVAL;
-	return *n ? 0 : -EINVAL;
+	return kstrtou64(number, 10, n) ? -ERANGE : 0;
 }
 
 static ssize_t trim_write(struct file *file, const char __user *ubuf,
@@ -128,7 +133,7 @@ static ssize_t trim_write(struct file *file, const char __user *ubuf,
 static const struct file_operations trim_fops = {
 	.owner = THIS_MODULE,
 	.write = trim_write,
-	.llseek = noop_llseek,
+	.llseek = default_llseek,	/* so a write at an offset is seen */
 };
 
 static int __init imasnap_init(void)
