@@ -255,6 +255,14 @@ while kill -0 "$QEMU_PID" 2>/dev/null; do
 	fi
 	[[ -n $T_FINISHED || ! -e $RESULTS/finished ]] || T_FINISHED=$(now)
 	stream_tap
+	# The results are complete once "finished" exists; a guest that then
+	# fails to power off (seen with a broken ACPI set-up: "System halted")
+	# must not keep us waiting until the timeout.
+	if [[ -n $T_FINISHED ]] && (($(date +%s) - ${T_FINISHED%.*} > 60)); then
+		echo "run.sh: WARNING: guest finished but did not power off in 60 s, killing qemu"
+		kill "$QEMU_PID" 2>/dev/null || true
+		break
+	fi
 	if (($(date +%s) - ${T0%.*} > TIMEOUT)); then
 		TIMED_OUT=1
 		echo "run.sh: host timeout after ${TIMEOUT}s, killing qemu"
