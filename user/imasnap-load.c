@@ -30,6 +30,7 @@
 #include "imasnap.skel.h"
 #include "kernel_log.h"
 #include "log.h"
+#include "snapshot.h"
 #include "status.h"
 #include "store.h"
 
@@ -37,6 +38,7 @@
 #define COMMIT_MS	10	/* group commit window: durable within this + fsync */
 #define IDLE_MS		100	/* poll timeout; the kernel's count is checked then */
 #define STATS_MS	1000	/* how often loader.state is rewritten */
+#define POLICY_MS	1000	/* how often the snapshot policy looks at the kernel */
 
 static const char *const pin_names[] = {
 	"capture_entry", "capture_entry_link", "ring", "counters",
@@ -45,10 +47,14 @@ static const char *const pin_names[] = {
 static struct options {
 	const char *store_dir;
 	unsigned long ring_size;
+	uint64_t snapshot_entries;	/* 0: no automatic snapshots by count */
+	uint64_t snapshot_bytes;	/* 0: none by size */
 	bool verbose;
 } opts = {
 	.store_dir = STORE_DEFAULT_DIR,
 	.ring_size = 4 << 20,
+	.snapshot_entries = 10000,
+	.snapshot_bytes = 4 << 20,
 };
 
 struct loader {
@@ -62,6 +68,8 @@ struct loader {
 	uint64_t stats_saved;		/* ms */
 	uint64_t saved_repairs;		/* stats.repairs when last saved */
 	int behind_ticks;		/* idle polls with the kernel ahead of us */
+	uint64_t policy_checked;	/* ms */
+	bool snapshots_off;		/* the helper refused: stop trying */
 	int pin_dir_fd;
 	int error;			/* set by the ring callback */
 };
@@ -69,7 +77,8 @@ struct loader {
 static volatile sig_atomic_t exiting;
 
 static const char usage[] =
-	"Usage: imasnap-load [--store DIR] [--ring-size BYTES] [-v]\n"
+	"Usage: imasnap-load [--store DIR] [--ring-size BYTES]\n"
+	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [-v]\n"
 	"\n"
 	"Persists every IMA measurement to DIR/" STORE_LOG_NAME ",\n"
 	"in the kernel's binary format. Runs until SIGINT or SIGTERM.\n"
@@ -77,6 +86,11 @@ static const char usage[] =
 	"  -s, --store DIR        store directory (default " STORE_DEFAULT_DIR ")\n"
 	"  -r, --ring-size BYTES  ring buffer size, a power of two >= 4096,\n"
 	"                         suffix K or M allowed (default 4M)\n"
+	"  -n, --snapshot-entries N  snapshot (trim what the store holds) when\n"
+	"                         the kernel's list passes N entries (default\n"
+	"                         10000; 0: never); needs kernel-helper/imasnap.ko\n"
+	"  -b, --snapshot-bytes BYTES  the same by the list's binary size\n"
+	"                         (default 4M; 0: never)\n"
 	"  -v, --verbose          libbpf debug output\n"
 	"  -h, --help             this text\n";
 
@@ -88,22 +102,70 @@ static uint64_t now_ms(void)
 	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 }
 
-static int parse_size(const char *arg, unsigned long *size)
+/* A decimal count, with an optional K or M suffix (binary units) */
+static int parse_number(const char *arg, uint64_t *val)
 {
-	unsigned long long val;
 	char *end;
 
 	errno = 0;
-	val = strtoull(arg, &end, 10);
-	if (errno || end == arg || *arg == '-')
+	*val = strtoull(arg, &end, 10);
+	if (errno || end == arg || *arg == '-' || *arg == '+')
 		return -EINVAL;
-	if (*end == 'K' || *end == 'k')
-		val <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		val <<= 20, end++;
-	if (*end || val < 4096 || val > (1ull << 30) || (val & (val - 1)))
+	if ((*end == 'K' || *end == 'k') && *val < (1ull << 44))
+		*val <<= 10, end++;
+	else if ((*end == 'M' || *end == 'm') && *val < (1ull << 34))
+		*val <<= 20, end++;
+	return *end ? -EINVAL : 0;
+}
+
+static int parse_ring_size(const char *arg)
+{
+	uint64_t val;
+
+	if (parse_number(arg, &val) || val < 4096 || val > (1ull << 30) ||
+	    (val & (val - 1))) {
+		fprintf(stderr, "imasnap-load: --ring-size %s: not a power of two from 4096 to 1G\n",
+			arg);
 		return -EINVAL;
-	*size = val;
+	}
+	opts.ring_size = val;
+	return 0;
+}
+
+static int parse_threshold(const char *name, const char *arg, uint64_t *val)
+{
+	if (!parse_number(arg, val))
+		return 0;
+	fprintf(stderr, "imasnap-load: --%s %s: not a number\n", name, arg);
+	return -EINVAL;
+}
+
+static int parse_option(int c, const char *arg)
+{
+	switch (c) {
+	case 's':
+		if (*arg)
+			break;
+		fprintf(stderr, "imasnap-load: --store needs a directory\n");
+		return -EINVAL;
+	case 'r':
+		return parse_ring_size(arg);
+	case 'n':
+		return parse_threshold("snapshot-entries", arg, &opts.snapshot_entries);
+	case 'b':
+		return parse_threshold("snapshot-bytes", arg, &opts.snapshot_bytes);
+	case 'v':
+		opts.verbose = true;
+		break;
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	default:
+		fputs(usage, stderr);
+		return -EINVAL;
+	}
+	if (c == 's')
+		opts.store_dir = arg;
 	return 0;
 }
 
@@ -112,39 +174,17 @@ static int parse_args(int argc, char **argv)
 	static const struct option long_opts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "ring-size", required_argument, NULL, 'r' },
+		{ "snapshot-entries", required_argument, NULL, 'n' },
+		{ "snapshot-bytes", required_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (!*optarg) {
-				fprintf(stderr, "imasnap-load: --store needs a directory\n");
-				return 2;
-			}
-			opts.store_dir = optarg;
-			break;
-		case 'r':
-			if (parse_size(optarg, &opts.ring_size)) {
-				fprintf(stderr, "imasnap-load: --ring-size %s: not a power of two from 4096 to 1G\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'v':
-			opts.verbose = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			exit(0);
-		default:
-			fputs(usage, stderr);
+	while ((c = getopt_long(argc, argv, "s:r:n:b:vh", long_opts, NULL)) != -1)
+		if (parse_option(c, optarg))
 			return 2;
-		}
-	}
 	if (optind < argc) {
 		fprintf(stderr, "imasnap-load: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
@@ -319,6 +359,53 @@ static int flush_if_due(struct loader *l, bool idle)
 	return err;
 }
 
+static bool over_threshold(void)
+{
+	uint64_t entries, bytes;
+
+	if (helper_state_value("entries", &entries) || helper_state_value("bytes", &bytes))
+		return false;
+	return (opts.snapshot_entries && entries > opts.snapshot_entries) ||
+	       (opts.snapshot_bytes && bytes > opts.snapshot_bytes);
+}
+
+/*
+ * The automatic snapshot: when the kernel's list passes a threshold, trim
+ * every entry the store holds durably. The helper checks the digest of the
+ * last one, so nothing the store lacks can go. Readers holding the list
+ * open (EBUSY) only delay it.
+ */
+static int maybe_snapshot(struct loader *l)
+{
+	uint64_t now = now_ms(), trimmed;
+	int err;
+
+	if (l->snapshots_off || now - l->policy_checked < POLICY_MS)
+		return 0;
+	l->policy_checked = now;
+	if (!helper_present() || !over_threshold())
+		return 0;
+	err = store_flush(&l->store);
+	if (err)
+		return err;
+	err = trim_to(l->store.entries, l->store.last_digest, &trimmed);
+	if (!err) {
+		l->stats.snapshots++;
+		l->stats.trimmed += trimmed;
+		if (opts.verbose)
+			fprintf(stderr, "snapshot: trimmed %" PRIu64 " entries\n", trimmed);
+		update_stats(l, true);
+	} else if (err == -EBUSY || err == -EINTR) {
+		if (opts.verbose)
+			fprintf(stderr, "snapshot: the kernel's list is being read; later\n");
+	} else {
+		fprintf(stderr, "imasnap-load: automatic snapshots stopped: trim to entry %" PRIu64
+			" failed: %s\n", l->store.entries, strerror(-err));
+		l->snapshots_off = true;
+	}
+	return 0;
+}
+
 static int follow(struct loader *l)
 {
 	int n, err = 0;
@@ -338,6 +425,8 @@ static int follow(struct loader *l)
 			err = check_kernel_count(l);
 		if (!err)
 			err = flush_if_due(l, n == 0);
+		if (!err)
+			err = maybe_snapshot(l);
 	}
 	return err;
 }

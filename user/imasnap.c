@@ -8,6 +8,7 @@
  * check (store, kernel list or TPM unreadable).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "kernel_log.h"
 #include "log.h"
 #include "replay.h"
+#include "snapshot.h"
 #include "status.h"
 #include "store.h"
 #include "tpm.h"
@@ -34,6 +36,7 @@ struct cmd_opts {
 	const char *tcti;
 	const char *format;
 	uint64_t from;
+	uint64_t keep;
 	bool json;
 };
 
@@ -52,6 +55,7 @@ static const char usage[] =
 	"Commands:\n"
 	"  status   kernel list and store sizes, lag, ring drops and repairs\n"
 	"  verify   replay store + kernel list against the TPM's PCRs\n"
+	"  snapshot trim the entries the store holds from the kernel's list\n"
 	"  export   write the combined log from a global entry index\n"
 	"\n"
 	"Options:\n"
@@ -59,6 +63,7 @@ static const char usage[] =
 	"  -j, --json          status: machine-readable output\n"
 	"  -f, --from N        export: first global entry index (default 0)\n"
 	"  -F, --format FMT    export: binary (default) or ascii\n"
+	"  -k, --keep N        snapshot: leave the last N stored entries in the kernel\n"
 	"  -T, --tcti CONF     verify: TPM TCTI (default device:/dev/tpmrm0)\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -107,11 +112,48 @@ static const uint8_t *combined_bytes(const struct combined_log *c, uint64_t i,
 	return kernel_log_bytes(&c->kernel, i, len);
 }
 
+static void print_status_text(const struct combined_log *c, const char *dir,
+			      const struct loader_stats *st, uint64_t lag,
+			      const char *last_snapshot, bool running)
+{
+	printf("kernel entries: %" PRIu64 "\nkernel bytes: %zu\nkernel trimmed: %" PRIu64 "\n",
+	       c->kernel.count, c->kernel.raw.len, c->kernel.first);
+	printf("store: %s/%s\nstore entries: %" PRIu64 "\nstore bytes: %zu\n", dir,
+	       STORE_LOG_NAME, c->store_entries, c->store.len);
+	printf("lag: %" PRIu64 "\ndrops: %" PRIu64 "\nrepairs: %" PRIu64 " (%" PRIu64 " entries)\n",
+	       lag, st->drops, st->repairs, st->repaired);
+	printf("duplicates: %" PRIu64 "\noversized: %" PRIu64
+	       " (too large for the ring, read from the kernel's list)\n",
+	       st->duplicates, st->truncated);
+	printf("snapshots: %" PRIu64 " (%" PRIu64 " entries trimmed by the loader)\n"
+	       "last snapshot: %s\nloader: %s\n", st->snapshots, st->trimmed,
+	       last_snapshot, running ? "running" : "not running");
+}
+
+static void print_status_json(const struct combined_log *c, const struct loader_stats *st,
+			      uint64_t lag, int64_t last_snapshot, bool running)
+{
+	printf("{\"kernel_entries\": %" PRIu64 ", \"kernel_bytes\": %zu, "
+	       "\"kernel_trimmed\": %" PRIu64 ", \"store_entries\": %" PRIu64 ", "
+	       "\"store_bytes\": %zu, \"lag\": %" PRIu64 ", ", c->kernel.count,
+	       c->kernel.raw.len, c->kernel.first, c->store_entries, c->store.len, lag);
+	printf("\"drops\": %" PRIu64 ", \"repairs\": %" PRIu64 ", \"repaired_entries\": %"
+	       PRIu64 ", \"duplicates\": %" PRIu64 ", \"oversized\": %" PRIu64 ", ",
+	       st->drops, st->repairs, st->repaired, st->duplicates, st->truncated);
+	printf("\"snapshots\": %" PRIu64 ", \"snapshot_trimmed\": %" PRIu64
+	       ", \"last_snapshot_entry\": %" PRId64 ", \"loader_running\": %s, "
+	       "\"loader_starts\": %" PRIu64 "}\n", st->snapshots, st->trimmed,
+	       last_snapshot, running ? "true" : "false", st->starts);
+}
+
 static int cmd_status(const struct cmd_opts *o)
 {
 	struct loader_stats st;
 	struct combined_log c;
-	uint64_t kend, lag;
+	struct aggregate agg;
+	uint64_t kend, lag, at;
+	char last[128] = "none";
+	int64_t last_at = -1;
 	bool running;
 
 	if (combined_read(&c, o->store_dir))
@@ -120,28 +162,15 @@ static int cmd_status(const struct cmd_opts *o)
 	running = store_locked(o->store_dir);
 	kend = c.kernel.first + c.kernel.count;
 	lag = kend > c.store_entries ? kend - c.store_entries : 0;
-	if (o->json) {
-		printf("{\"kernel_entries\": %" PRIu64 ", \"kernel_bytes\": %zu, "
-		       "\"kernel_trimmed\": %" PRIu64 ", \"store_entries\": %" PRIu64 ", "
-		       "\"store_bytes\": %zu, \"lag\": %" PRIu64 ", \"drops\": %" PRIu64 ", "
-		       "\"repairs\": %" PRIu64 ", \"repaired_entries\": %" PRIu64 ", "
-		       "\"duplicates\": %" PRIu64 ", \"oversized\": %" PRIu64 ", "
-		       "\"loader_running\": %s, "
-		       "\"loader_starts\": %" PRIu64 "}\n",
-		       c.kernel.count, c.kernel.raw.len, c.kernel.first, c.store_entries,
-		       c.store.len, lag, st.drops, st.repairs, st.repaired, st.duplicates,
-		       st.truncated, running ? "true" : "false", st.starts);
-	} else {
-		printf("kernel entries: %" PRIu64 "\nkernel bytes: %zu\nkernel trimmed: %" PRIu64
-		       "\nstore: %s/%s\nstore entries: %" PRIu64 "\nstore bytes: %zu\n"
-		       "lag: %" PRIu64 "\ndrops: %" PRIu64 "\nrepairs: %" PRIu64
-		       " (%" PRIu64 " entries)\nduplicates: %" PRIu64 "\noversized: %" PRIu64
-		       " (too large for the ring, read from the kernel's list)\nloader: %s\n",
-		       c.kernel.count, c.kernel.raw.len, c.kernel.first, o->store_dir,
-		       STORE_LOG_NAME, c.store_entries, c.store.len, lag, st.drops,
-		       st.repairs, st.repaired, st.duplicates, st.truncated,
-		       running ? "running" : "not running");
+	if (!aggregate_latest(&c.kernel, &agg, &at)) {
+		last_at = at;
+		snprintf(last, sizeof(last), "entry %" PRIu64 " (the kernel's list starts at entry %"
+			 PRIu64 ")", at, agg.trimmed);
 	}
+	if (o->json)
+		print_status_json(&c, &st, lag, last_at, running);
+	else
+		print_status_text(&c, o->store_dir, &st, lag, last, running);
 	combined_free(&c);
 	return 0;
 }
@@ -245,14 +274,34 @@ static int replay_pair_init(struct replay_pair *rp, const struct replay *tpm)
 	return err;
 }
 
+/* Starts both replays from a snapshot_aggregate's base values */
+static int replay_pair_set_base(struct replay_pair *rp, const struct replay *base)
+{
+	const struct replay_bank *b;
+	unsigned int p;
+	int i, err = 0;
+
+	for (i = 0; i < base->nr_banks; i++) {
+		b = &base->bank[i];
+		for (p = 0; b->size && !err && p < REPLAY_NR_PCRS; p++) {
+			if (!(base->pcrs_used & (1u << p)))
+				continue;
+			err = replay_set_pcr(&rp->hashed, b->alg_id, p, b->pcr[p], b->size);
+			err = err ?: replay_set_pcr(&rp->padded, b->alg_id, p, b->pcr[p], b->size);
+		}
+	}
+	return err;
+}
+
 /*
- * Replays the combined log. IMA lists an entry before it extends the PCR and
- * measurements go on while we read, so the TPM is read first and must equal
- * the replay of some prefix that holds at least the entries counted before
- * that read.
+ * Replays entries [from, end) of the combined log. IMA lists an entry before
+ * it extends the PCR and measurements go on while we read, so the TPM is read
+ * first and must equal the replay of some prefix that holds at least the
+ * entries counted before that read.
  */
-static int replay_combined(const struct combined_log *c, const struct replay *tpm,
-			   uint64_t counted, struct replay_pair *rp, uint64_t *matched)
+static int replay_range(const struct combined_log *c, uint64_t from,
+			const struct replay *tpm, uint64_t counted,
+			struct replay_pair *rp, uint64_t *matched)
 {
 	struct log_record rec;
 	const uint8_t *bytes;
@@ -260,11 +309,8 @@ static int replay_combined(const struct combined_log *c, const struct replay *tp
 	size_t len;
 	int err;
 
-	err = replay_pair_init(rp, tpm);
-	if (err)
-		return err;
 	*matched = UINT64_MAX;
-	for (i = 0; i < end; i++) {
+	for (i = from; i < end; i++) {
 		bytes = combined_bytes(c, i, &len);
 		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0) {
 			printf("entry %" PRIu64 ": cannot be read\n", i);
@@ -289,12 +335,72 @@ static int replay_combined(const struct combined_log *c, const struct replay *tp
 	return 0;
 }
 
+/* Replays [from, end) and reports; EXIT_VERIFIED or EXIT_MISMATCH */
+static int check_replay(const struct combined_log *c, uint64_t from,
+			const struct replay *tpm, uint64_t counted,
+			struct replay_pair *rp, const char *what)
+{
+	uint64_t matched;
+
+	if (replay_range(c, from, tpm, counted, rp, &matched)) {
+		printf("FAIL: %s does not replay\n", what);
+		return EXIT_MISMATCH;
+	}
+	report_pcrs(rp, tpm);
+	if (matched == UINT64_MAX) {
+		printf("FAIL: %s: replay of entries %" PRIu64 "..%" PRIu64 " does not match the TPM\n",
+		       what, from, combined_end(c));
+		return EXIT_MISMATCH;
+	}
+	printf("OK: %s: entries %" PRIu64 "..%" PRIu64 " replay to the TPM's PCRs\n", what,
+	       from, matched);
+	return EXIT_VERIFIED;
+}
+
+/*
+ * The kernel's list on its own: from the base values of its newest
+ * snapshot_aggregate, which describe the list's current head.
+ */
+static int check_kernel_list(const struct combined_log *c, const struct replay *tpm,
+			     uint64_t counted)
+{
+	struct replay_pair rp;
+	struct aggregate agg;
+	uint64_t at;
+	int err;
+
+	err = aggregate_latest(&c->kernel, &agg, &at);
+	if (err == -ENOENT && !c->kernel.first) {
+		printf("kernel list: never trimmed (replayed from zero with the store)\n");
+		return EXIT_VERIFIED;
+	}
+	if (err) {
+		printf("FAIL: the kernel's list starts at entry %" PRIu64 " but has no %s snapshot_aggregate\n",
+		       c->kernel.first, err == -ENOENT ? "" : "readable");
+		return EXIT_MISMATCH;
+	}
+	if (agg.trimmed != c->kernel.first) {
+		printf("FAIL: the snapshot_aggregate at entry %" PRIu64 " is for a list starting at entry %"
+		       PRIu64 ", but the list starts at entry %" PRIu64 "\n", at, agg.trimmed,
+		       c->kernel.first);
+		return EXIT_MISMATCH;
+	}
+	printf("kernel list: base from the snapshot_aggregate at entry %" PRIu64 "\n", at);
+	err = replay_pair_init(&rp, tpm);
+	err = err ?: replay_pair_set_base(&rp, &agg.base);
+	if (err) {
+		printf("FAIL: the snapshot_aggregate's banks do not fit the TPM's\n");
+		return EXIT_MISMATCH;
+	}
+	return check_replay(c, c->kernel.first, tpm, counted, &rp, "kernel list from its base");
+}
+
 static int cmd_verify(const struct cmd_opts *o)
 {
 	struct replay_pair rp;
 	struct replay tpm;
 	struct combined_log c;
-	uint64_t counted, index, matched;
+	uint64_t counted, index;
 	int err, ret = EXIT_VERIFIED;
 
 	if (kernel_count(&counted) || tpm_read_pcrs(&tpm, (1u << REPLAY_NR_PCRS) - 1, o->tcti))
@@ -314,21 +420,10 @@ static int cmd_verify(const struct cmd_opts *o)
 		goto out;
 	}
 	printf("store matches the kernel's list where both hold entries\n");
-	if (replay_combined(&c, &tpm, counted, &rp, &matched)) {
-		printf("FAIL: the log does not replay\n");
-		ret = EXIT_MISMATCH;
-		goto out;
-	}
-	if (matched == UINT64_MAX) {
-		printf("FAIL: replay of all %" PRIu64 " entries does not match the TPM\n",
-		       combined_end(&c));
-		report_pcrs(&rp, &tpm);
-		ret = EXIT_MISMATCH;
-		goto out;
-	}
-	report_pcrs(&rp, &tpm);
-	printf("OK: %" PRIu64 " entries (%" PRIu64 " from the store) replay to the TPM's PCRs\n",
-	       matched, matched < c.store_entries ? matched : c.store_entries);
+	ret = replay_pair_init(&rp, &tpm) ? EXIT_UNCHECKED :
+	      check_replay(&c, 0, &tpm, counted, &rp, "store + kernel list");
+	if (ret == EXIT_VERIFIED)
+		ret = check_kernel_list(&c, &tpm, counted);
 out:
 	combined_free(&c);
 	return ret;
@@ -370,6 +465,80 @@ static int cmd_export(const struct cmd_opts *o)
 	return ret;
 }
 
+/* Only a store that is the kernel's log where both hold entries may trim */
+static int store_matches_kernel(const struct buf *data, size_t tail, uint64_t entries)
+{
+	struct kernel_log kl;
+	uint64_t index;
+	int err;
+
+	err = kernel_log_read(&kl);
+	if (err)
+		return err;
+	if (log_compare_kernel(data->data, data->len - tail, &kl, entries, &index)) {
+		fprintf(stderr, "imasnap snapshot: store entry %" PRIu64 " differs from the kernel's list\n",
+			index);
+		err = -ESTALE;
+	}
+	kernel_log_free(&kl);
+	return err;
+}
+
+/*
+ * Trims what the store holds, but the last --keep entries, from the kernel's
+ * list. The store is synced first: what is in the file is then durable.
+ */
+static int cmd_snapshot(const struct cmd_opts *o)
+{
+	struct buf data = {0};
+	size_t *offsets = NULL, tail;
+	uint64_t entries, trimmed, head;
+	char path[4200];
+	int fd, err;
+
+	if (!helper_present()) {
+		fprintf(stderr, "imasnap snapshot: the kernel helper is not loaded (insmod kernel-helper/imasnap.ko)\n");
+		return EXIT_UNCHECKED;
+	}
+	snprintf(path, sizeof(path), "%s/%s", o->store_dir, STORE_LOG_NAME);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fdatasync(fd)) {
+		fprintf(stderr, "imasnap snapshot: cannot sync %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_UNCHECKED;
+	}
+	close(fd);
+	if (store_read(o->store_dir, &data, &offsets, &entries, &tail))
+		return EXIT_UNCHECKED;
+	trimmed = 0;
+	err = store_matches_kernel(&data, tail, entries);
+	if (!err && entries > o->keep) {
+		size_t off = offsets[entries - o->keep - 1];
+		struct log_record last;
+
+		log_parse(data.data + off, data.len - off, &last, NULL);
+		err = trim_to(entries - o->keep, last.digest, &trimmed);
+	}
+	buf_free(&data);
+	free(offsets);
+	if (err) {
+		fprintf(stderr, "imasnap snapshot: trim refused: %s%s\n", strerror(-err),
+			err == -ESTALE ? " (the store does not match the kernel's list)" :
+			err == -EBUSY ? " (readers kept the kernel's list open; try again)" : "");
+		return err == -ESTALE ? EXIT_MISMATCH : EXIT_UNCHECKED;
+	}
+	if (!trimmed) {
+		printf("nothing to trim: the kernel's list holds no stored entry beyond --keep %" PRIu64 "\n",
+		       o->keep);
+		return 0;
+	}
+	kernel_trimmed(&head);
+	printf("trimmed %" PRIu64 " entries; the kernel's list now starts at entry %" PRIu64 "\n",
+	       trimmed, head);
+	return 0;
+}
+
 static int parse_u64(const char *arg, uint64_t *val)
 {
 	char *end;
@@ -387,12 +556,13 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 		{ "from", required_argument, NULL, 'f' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "tcti", required_argument, NULL, 'T' },
+		{ "keep", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:jf:F:T:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:jf:F:T:k:h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->store_dir = optarg;
@@ -415,6 +585,12 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 			break;
 		case 'T':
 			o->tcti = optarg;
+			break;
+		case 'k':
+			if (parse_u64(optarg, &o->keep)) {
+				fprintf(stderr, "imasnap: --keep %s: not a number of entries\n", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -443,6 +619,7 @@ int main(int argc, char **argv)
 		{ "status", cmd_status },
 		{ "verify", cmd_verify },
 		{ "export", cmd_export },
+		{ "snapshot", cmd_snapshot },
 	};
 	struct cmd_opts o = { .store_dir = STORE_DEFAULT_DIR, .format = "binary" };
 	size_t i;

@@ -104,27 +104,40 @@ int log_index(const uint8_t *data, size_t len, size_t **offsets,
 	return 0;
 }
 
-int kernel_trimmed(uint64_t *trimmed)
+int helper_state_value(const char *key, uint64_t *val)
 {
-	char path[512], line[256];
+	char path[512], line[256], *end;
+	size_t klen = strlen(key);
+	int err = -ENOENT;
 	FILE *f;
-	int err = -EINVAL;
 
 	snprintf(path, sizeof(path), "%s/imasnap/state", securityfs_path());
 	f = fopen(path, "re");
-	if (!f) {
-		*trimmed = 0;
-		return errno == ENOENT ? 0 : -errno;
+	if (!f)
+		return -errno;
+	while (err && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || strncmp(line + klen, ": ", 2))
+			continue;
+		errno = 0;
+		*val = strtoull(line + klen + 2, &end, 10);
+		err = errno || *end != '\n' ? -EINVAL : 0;
 	}
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "trimmed: %" SCNu64, trimmed) == 1) {
-			err = 0;
-			break;
-		}
 	fclose(f);
 	if (err)
-		fprintf(stderr, "%s: no \"trimmed:\" line\n", path);
+		fprintf(stderr, "%s: no \"%s:\" line\n", path, key);
 	return err;
+}
+
+int kernel_trimmed(uint64_t *trimmed)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/imasnap", securityfs_path());
+	if (access(path, F_OK) && errno == ENOENT) {
+		*trimmed = 0;	/* no helper: nothing was trimmed */
+		return 0;
+	}
+	return helper_state_value("trimmed", trimmed);
 }
 
 int kernel_count(uint64_t *count)

@@ -36,6 +36,8 @@ const uint8_t *kernel_log_bytes(const struct kernel_log *kl, uint64_t index,
 
 /* runtime_measurements_count: global index of the next entry */
 int kernel_count(uint64_t *count);
+/* A "key: N" line of the helper's state file; -ENOENT without the helper */
+int helper_state_value(const char *key, uint64_t *val);
 /* Entries the helper trimmed this boot; 0 when the helper is not loaded */
 int kernel_trimmed(uint64_t *trimmed);
 

@@ -18,7 +18,8 @@ static const struct {
 } stat_fields[] = {
 	STAT_FIELD(events), STAT_FIELD(drops), STAT_FIELD(repairs),
 	STAT_FIELD(repaired), STAT_FIELD(duplicates), STAT_FIELD(fetched),
-	STAT_FIELD(truncated), STAT_FIELD(starts), STAT_FIELD(pid),
+	STAT_FIELD(truncated), STAT_FIELD(snapshots), STAT_FIELD(trimmed),
+	STAT_FIELD(starts), STAT_FIELD(pid),
 };
 
 #define NR_FIELDS (sizeof(stat_fields) / sizeof(stat_fields[0]))

@@ -19,6 +19,8 @@ struct loader_stats {
 	uint64_t duplicates;	/* ring events for entries already stored */
 	uint64_t fetched;	/* entries read from the kernel's list at start-up */
 	uint64_t truncated;	/* entries too large for the ring, fetched */
+	uint64_t snapshots;	/* automatic snapshots (trims) the loader made */
+	uint64_t trimmed;	/* entries those snapshots removed from the kernel */
 	uint64_t starts;	/* loader start-ups on this store */
 	int64_t pid;		/* last loader's pid */
 };

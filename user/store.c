@@ -60,17 +60,26 @@ static void unmap_log(const uint8_t *data, size_t len)
 		munmap((void *)data, len);
 }
 
+/* The SHA-1 template digest: after the u32 PCR index of every record */
+static void record_digest(const uint8_t *record, uint8_t digest[LOG_SHA1_SIZE])
+{
+	memcpy(digest, record + sizeof(uint32_t), LOG_SHA1_SIZE);
+}
+
 static int count_records(struct store *s)
 {
 	const uint8_t *data;
-	size_t len;
+	size_t len, *offsets = NULL;
 	int err;
 
 	err = map_log(s->fd, &data, &len);
 	if (err)
 		return err;
-	err = log_index(data, len, NULL, &s->entries, &s->tail);
+	err = log_index(data, len, &offsets, &s->entries, &s->tail);
+	if (!err && s->entries)
+		record_digest(data + offsets[s->entries - 1], s->last_digest);
 	unmap_log(data, len);
+	free(offsets);
 	if (err)
 		return -EUCLEAN;
 	s->size = len - s->tail;
@@ -251,10 +260,16 @@ int store_reconcile(struct store *s, const struct kernel_log *kl)
 
 int store_append(struct store *s, const void *record, size_t len)
 {
-	int err = buf_append(&s->pending, record, len);
+	size_t off = s->pending.len;
+	int err;
 
-	if (!err)
+	if (len < sizeof(uint32_t) + LOG_SHA1_SIZE)
+		return -EINVAL;
+	err = buf_append(&s->pending, record, len);
+	if (!err) {
 		s->pending_entries++;
+		s->pending_last = off;
+	}
 	return err;
 }
 
@@ -276,6 +291,8 @@ int store_flush(struct store *s)
 	}
 	if (fdatasync(s->fd))
 		goto fail;
+	if (s->pending_entries)
+		record_digest(s->pending.data + s->pending_last, s->last_digest);
 	s->size += s->pending.len;
 	s->entries += s->pending_entries;
 	s->pending.len = 0;

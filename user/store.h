@@ -25,8 +25,10 @@ struct store {
 	uint64_t entries;	/* complete records written (durable after flush) */
 	off_t size;		/* bytes of those records */
 	size_t tail;		/* bytes of a torn record after them, at open */
+	uint8_t last_digest[LOG_SHA1_SIZE];	/* of the last record written */
 	struct buf pending;	/* queued records */
 	uint64_t pending_entries;
+	size_t pending_last;	/* offset of the last queued record */
 };
 
 /*

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Trimming through the kernel helper; snapshot_aggregate records */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "snapshot.h"
+
+#define AGG_MAGIC	"imasnap"	/* 8 bytes with its NUL */
+#define AGG_VERSION	1
+#define AGG_HEADER_SIZE	64
+#define AGG_BANK_SIZE	8
+#define AGG_BANK_UNAVAILABLE 0x1
+
+static uint16_t le16(const uint8_t *p)
+{
+	return p[0] | p[1] << 8;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return le16(p) | (uint32_t)le16(p + 2) << 16;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* The n-th "u32 len | bytes" field of a record's template data */
+static int record_field(const struct log_record *rec, int n,
+			const uint8_t **data, uint32_t *len)
+{
+	uint32_t off = 0;
+	int i;
+
+	for (i = 0; off + 4 <= rec->data_len; i++) {
+		*len = le32(rec->data + off);
+		*data = rec->data + off + 4;
+		if (*len > rec->data_len - off - 4)
+			return -EINVAL;
+		if (i == n)
+			return 0;
+		off += 4 + *len;
+	}
+	return -ENOENT;
+}
+
+static int parse_banks(const uint8_t **p, const uint8_t *end, struct aggregate *agg,
+		       int nr_banks)
+{
+	uint16_t algs[REPLAY_MAX_BANKS] = {0};
+	int i, err;
+
+	if (nr_banks > REPLAY_MAX_BANKS || end - *p < nr_banks * AGG_BANK_SIZE)
+		return -EINVAL;
+	for (i = 0; i < nr_banks; i++)
+		algs[i] = le16(*p + i * AGG_BANK_SIZE);
+	err = replay_init(&agg->base, algs, nr_banks);
+	for (i = 0; !err && i < nr_banks; i++, *p += AGG_BANK_SIZE) {
+		/* a bank the helper could not hash has no base: skip it */
+		if (le16(*p + 4) & AGG_BANK_UNAVAILABLE)
+			agg->base.bank[i].size = 0;
+		else if (le16(*p + 2) != alg_digest_size(algs[i]))
+			err = -EINVAL;
+	}
+	return err;
+}
+
+static int parse_pcrs(const uint8_t *p, const uint8_t *end, struct aggregate *agg,
+		      int nr_pcrs)
+{
+	struct replay_bank *bank;
+	int n, b, last = -1;
+	uint32_t pcr;
+	size_t size;
+
+	for (n = 0; n < nr_pcrs; n++) {
+		if (end - p < 4)
+			return -EINVAL;
+		pcr = le32(p);
+		p += 4;
+		if (pcr >= REPLAY_NR_PCRS || (int)pcr <= last)
+			return -EINVAL;
+		last = pcr;
+		for (b = 0; b < agg->base.nr_banks; b++) {
+			bank = &agg->base.bank[b];
+			size = alg_digest_size(bank->alg_id);
+			if ((size_t)(end - p) < size)
+				return -EINVAL;
+			if (bank->size)
+				memcpy(bank->pcr[pcr], p, size);
+			p += size;
+		}
+		agg->base.pcrs_used |= 1u << pcr;
+	}
+	return p == end ? 0 : -EINVAL;
+}
+
+int aggregate_parse(const struct log_record *rec, struct aggregate *agg)
+{
+	const uint8_t *name, *buf, *p;
+	uint32_t name_len, len;
+	int err;
+
+	if (rec->name_len != strlen("ima-buf") || memcmp(rec->name, "ima-buf", rec->name_len) ||
+	    record_field(rec, 1, &name, &name_len) ||
+	    name_len != sizeof(AGGREGATE_EVENT_NAME) ||
+	    memcmp(name, AGGREGATE_EVENT_NAME, name_len))
+		return -ENOENT;
+	if (record_field(rec, 2, &buf, &len) || len < AGG_HEADER_SIZE ||
+	    memcmp(buf, AGG_MAGIC, sizeof(AGG_MAGIC)) || le16(buf + 8) != AGG_VERSION ||
+	    le16(buf + 10) != AGG_HEADER_SIZE)
+		return -EINVAL;
+	memcpy(agg->epoch, buf + 16, AGGREGATE_EPOCH_SIZE);
+	agg->trimmed = le64(buf + 32);
+	memcpy(agg->head, buf + 40, LOG_SHA1_SIZE);
+	p = buf + AGG_HEADER_SIZE;
+	err = parse_banks(&p, buf + len, agg, le16(buf + 12));
+	return err ?: parse_pcrs(p, buf + len, agg, le16(buf + 14));
+}
+
+int aggregate_latest(const struct kernel_log *kl, struct aggregate *agg,
+		     uint64_t *index)
+{
+	struct log_record rec;
+	uint64_t i;
+	int err;
+
+	for (i = kl->first + kl->count; i-- > kl->first;) {
+		err = kernel_log_get(kl, i, &rec);
+		if (!err)
+			err = aggregate_parse(&rec, agg);
+		if (err != -ENOENT) {
+			*index = i;
+			return err;
+		}
+	}
+	return -ENOENT;
+}
+
+static void helper_path(char *path, size_t size, const char *file)
+{
+	snprintf(path, size, "%s/imasnap/%s", securityfs_path(), file);
+}
+
+bool helper_present(void)
+{
+	char path[512];
+
+	helper_path(path, sizeof(path), "trim");
+	return access(path, F_OK) == 0;
+}
+
+int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
+	    uint64_t *trimmed)
+{
+	char path[512], cmd[64];
+	uint64_t head;
+	int fd, len, i, err;
+	ssize_t n;
+
+	*trimmed = 0;
+	err = kernel_trimmed(&head);
+	if (err)
+		return err;
+	if (end <= head)
+		return 0;
+	len = snprintf(cmd, sizeof(cmd), "%" PRIu64 " ", end - head);
+	for (i = 0; i < LOG_SHA1_SIZE; i++)
+		len += snprintf(cmd + len, sizeof(cmd) - len, "%02x", last_digest[i]);
+	cmd[len++] = '\n';
+	helper_path(path, sizeof(path), "trim");
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, cmd, len);
+	err = n == len ? 0 : n < 0 ? -errno : -EIO;
+	close(fd);
+	if (!err)
+		*trimmed = end - head;
+	return err;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Snapshots: trimming the kernel's list through the kernel helper
+ * (/sys/kernel/security/imasnap/trim), and reading the snapshot_aggregate
+ * records it appends (format: README, "The snapshot_aggregate record").
+ */
+#ifndef IMASNAP_SNAPSHOT_H
+#define IMASNAP_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernel_log.h"
+#include "log.h"
+#include "replay.h"
+
+#define AGGREGATE_EVENT_NAME	"snapshot_aggregate"
+#define AGGREGATE_EPOCH_SIZE	16
+
+struct aggregate {
+	uint8_t epoch[AGGREGATE_EPOCH_SIZE];
+	uint64_t trimmed;	/* global index of the list's head after the trim */
+	uint8_t head[LOG_SHA1_SIZE];
+	/* PCR values just before the head, per bank (size 0: unavailable) */
+	struct replay base;
+};
+
+/*
+ * Decodes a record if it is a snapshot_aggregate: 0, -ENOENT if it is some
+ * other record, -EINVAL if it claims to be one but is malformed.
+ */
+int aggregate_parse(const struct log_record *rec, struct aggregate *agg);
+/* The newest snapshot_aggregate in the kernel's list and its global index */
+int aggregate_latest(const struct kernel_log *kl, struct aggregate *agg,
+		     uint64_t *index);
+
+/* true when the helper module is loaded */
+bool helper_present(void);
+/*
+ * Trims the kernel's list up to (not including) global index end, whose
+ * previous entry has SHA-1 template digest last_digest: the helper checks
+ * that digest, so nothing that the caller does not hold can go. *trimmed
+ * gets the number of entries removed (0: nothing to do). -ESTALE: the list
+ * does not hold that entry there; -EBUSY: readers kept the list open.
+ */
+int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
+	    uint64_t *trimmed);
+
+#endif /* IMASNAP_SNAPSHOT_H */
