@@ -253,7 +253,7 @@ int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE])
 	free_entries(first, unlinked);
 	snap.trimmed += unlinked;
 	swap(snap.base, agg.base);
-	pr_info("trimmed %llu entries (%llu so far); snapshot_aggregate appended\n",
+	pr_debug("trimmed %llu entries (%llu so far); snapshot_aggregate appended\n",
 		unlinked, snap.trimmed);
 out:
 	kfree(agg.base);

@@ -182,6 +182,8 @@ def cmd_replay():
     nothing was trimmed) and compare with the TPM, every PCR and bank."""
     st = state()
     banks = tpm_banks()
+    if not banks:
+        fail('no TPM PCR banks in %s: nothing to compare with' % TPM)
     recs = records(read(IMA + '/binary_runtime_measurements'))
     pcrs = sorted({r['pcr'] for r in recs} | {p for p, _ in st['base']})
     data, tpm = stable_list_and_pcrs(banks, pcrs)
