@@ -17,6 +17,8 @@
 #   --tpm-device D    qemu TPM front end: tpm-crb (default) or tpm-tis
 #   --shell           no tests: an interactive root shell in the guest (same
 #                     set-up and policy) on this terminal, for debugging
+#   --script FILE     no bats: run FILE with bash in the guest (a demo or a
+#                     benchmark), print its output, count it as one test
 #
 # Environment: IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, IMASNAP_VM_MEM (2G),
 # IMASNAP_VM_SMP (2), IMASNAP_CACHE (kernel cache), IMASNAP_KEEP_RESULTS (how
@@ -40,6 +42,7 @@ COUNT_FILE=
 TPMDEV=tpm-crb
 PRINT_ACCEL=
 SHELL_MODE=
+SCRIPT=
 MEM=${IMASNAP_VM_MEM:-2G}
 SMP=${IMASNAP_VM_SMP:-2}
 KEEP=${IMASNAP_KEEP_RESULTS:-20}
@@ -65,6 +68,7 @@ while (($#)); do
 	--count-file) COUNT_FILE=${2:?}; shift ;;
 	--tpm-device) TPMDEV=${2:?}; shift ;;
 	--shell) SHELL_MODE=1 ;;
+	--script) SCRIPT=${2:?}; shift ;;
 	-h | --help) usage ;;
 	--) shift; FILES+=("$@"); break ;;
 	-*) die "unknown option $1" ;;
@@ -143,7 +147,12 @@ fi
 
 # Test files: relative to the tree (the guest runs bats from $TOP, which has
 # the same absolute path inside the guest since / is shared).
-if ((${#FILES[@]} == 0)); then
+if [[ -n $SCRIPT ]]; then
+	[[ -f $SCRIPT ]] || die "no such script: $SCRIPT"
+	SCRIPT=$(realpath "$SCRIPT")
+	[[ $SCRIPT == "$TOP"/* ]] || die "$SCRIPT is outside $TOP"
+	((${#FILES[@]} == 0)) || die "--script runs no bats files"
+elif ((${#FILES[@]} == 0)); then
 	# smoke.bats first: the test bed's checks see a guest no suite changed.
 	FILES=("$TOP"/test/bats/smoke.bats)
 	for f in "$TOP"/test/bats/*.bats; do
@@ -167,7 +176,7 @@ if [[ -z $RESULTS ]]; then
 	RESULTS=$(mktemp -d "$base/run-$(date +%Y%m%d-%H%M%S)-$TEMPLATE-XXXX")
 else
 	mkdir -p "$RESULTS"
-	rm -f "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,policy-error,dmesg,console.log}
+	rm -f "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,policy-error,dmesg,console.log,script.out}
 fi
 RESULTS=$(realpath "$RESULTS")
 
@@ -176,6 +185,7 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 	echo "# written by test/vm/run.sh, read by test/vm/init and guest-run.sh"
 	echo "IMASNAP_TREE=$(shq "$TOP")"
 	echo "IMASNAP_SHELL=$SHELL_MODE"
+	echo "IMASNAP_SCRIPT=$(shq "$SCRIPT")"
 	# The guest gives up a little before the host does (boot time).
 	echo "IMASNAP_GUEST_TIMEOUT=$((TIMEOUT - (TIMEOUT > 300 ? 60 : TIMEOUT / 5)))"
 } >"$RESULTS/guest.conf"
@@ -349,6 +359,10 @@ if [[ ! -e $RESULTS/finished ]]; then
 	echo "run.sh: console tail:"
 	tail -n 30 "$RESULTS/console.log" 2>/dev/null | sed 's/^/    /'
 	[[ ! -s $RESULTS/qemu.log ]] || sed 's/^/    qemu: /' "$RESULTS/qemu.log" | tail -n 10
+fi
+if [[ -n $SCRIPT && -f $RESULTS/script.out ]]; then
+	echo "run.sh: output of ${SCRIPT#"$TOP"/}:"
+	cat "$RESULTS/script.out"
 fi
 LINE="vm-result: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 echo "$LINE"
