@@ -4,11 +4,12 @@
 # The project's test command (`make test` runs it). In order:
 #   1. host unit tests: `make unit-test` if the Makefile has that target (its
 #      last line "unit: N passed, N failed" is counted);
-#   2. VM boot with ima_template=ima-ng running every test/bats/*.bats except
-#      the template files;
-#   3. one VM boot per template in IMASNAP_TEMPLATE_BOOTS (default "ima-sig
-#      ima") running the template files (IMASNAP_TEMPLATE_FILES, default
-#      test/bats/templates.bats; these boots are skipped if there are none).
+#   2. one VM boot with ima_template=ima-ng per test/bats/*.bats file but the
+#      template files (each suite starts from a fresh kernel list and TPM);
+#   3. one VM boot per template in IMASNAP_TEMPLATE_BOOTS (default "ima-ng ima-sig
+#      ima fmt:d-ng|n-ng|iuid|igid|imode", the last a custom
+#      ima_template_fmt) running the template files (IMASNAP_TEMPLATE_FILES,
+#      default test/bats/templates.bats; skipped if there are none).
 # Ends with exactly one line "N passed, N failed"; exits 1 if anything failed.
 #
 # usage: test/run-tests.sh [--no-unit] [--unit] [--no-vm] [bats files...]
@@ -123,7 +124,7 @@ for f in "${FILES[@]}"; do
 		MAIN+=("$f")
 	fi
 done
-read -ra TEMPLATE_BOOTS <<<"${IMASNAP_TEMPLATE_BOOTS:-ima-sig ima}"
+read -ra TEMPLATE_BOOTS <<<"${IMASNAP_TEMPLATE_BOOTS:-ima-ng ima-sig ima fmt:d-ng|n-ng|iuid|igid|imode}"
 
 if [[ $(id -u) -ne 0 ]]; then
 	add_counts "vm (needs root)" 0 1 0
@@ -153,7 +154,11 @@ boot() {
 	fi
 }
 
-((${#MAIN[@]} == 0)) || boot "ima-ng" ima-ng "${MAIN[@]}"
+# One boot per file: the kernel's IMA list is state every suite changes
+# (trims, violations), so each suite starts from a fresh boot and TPM.
+for f in "${MAIN[@]}"; do
+	boot "ima-ng $(basename "$f" .bats)" ima-ng "$f"
+done
 if ((${#TMPL[@]})); then
 	for t in "${TEMPLATE_BOOTS[@]}"; do
 		boot "$t" "$t" "${TMPL[@]}"

@@ -24,7 +24,8 @@ teardown() {
 deep_path() {
 	local d=$1 part
 	part=$(printf 'd%.0s' {1..250})
-	while ((${#d} + 252 < 4090 - 100)); do
+	# components of 250 bytes until a file name (at most 255) completes it
+	while ((4090 - ${#d} - 1 > 255)); do
 		d+=/$part
 	done
 	mkdir -p "$d"

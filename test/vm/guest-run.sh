@@ -23,7 +23,10 @@ log() { echo "guest-run: $*"; }
 IMASNAP_TEMPLATE=ima-sig
 read -ra words </proc/cmdline
 for w in "${words[@]}"; do
-	case $w in ima_template=*) IMASNAP_TEMPLATE=${w#ima_template=} ;; esac
+	case $w in
+	ima_template=*) IMASNAP_TEMPLATE=${w#ima_template=} ;;
+	ima_template_fmt=*) IMASNAP_TEMPLATE=fmt:${w#ima_template_fmt=} ;;
+	esac
 done
 export IMASNAP_TREE IMASNAP_TEMPLATE IMASNAP_RESULTS
 

@@ -5,8 +5,9 @@
 # bats files inside the guest, as root, against this tree; report on the host.
 #
 # usage: test/vm/run.sh [options] [bats files...]   (default: test/bats/*.bats)
-#   --template NAME   ima_template= (ima-ng, ima-sig or ima; default ima-ng).
-#                     ima_hash=sha256 is added unless NAME is ima.
+#   --template NAME   ima_template= (ima-ng, ima-sig or ima; default ima-ng),
+#                     or fmt:FIELDS for ima_template_fmt=FIELDS (a custom
+#                     template). ima_hash=sha256 is added unless NAME is ima.
 #   --append "ARGS"   more kernel command line
 #   --accel A         auto (default), tcg or kvm. auto uses KVM only if
 #                     /dev/kvm exists and a probe boot succeeds in 20 s.
@@ -191,7 +192,13 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 } >"$RESULTS/guest.conf"
 printf '%s\n' "${REL[@]}" >"$RESULTS/bats-files"
 
-CMDLINE="console=ttyS0 ima_template=$TEMPLATE"
+# fmt:FIELDS is a custom template (ima_template_fmt); the kernel takes the
+# first of ima_template= and ima_template_fmt=, so only one is passed.
+if [[ $TEMPLATE == fmt:* ]]; then
+	CMDLINE="console=ttyS0 ima_template_fmt=${TEMPLATE#fmt:}"
+else
+	CMDLINE="console=ttyS0 ima_template=$TEMPLATE"
+fi
 [[ $TEMPLATE == ima ]] || CMDLINE+=" ima_hash=sha256"
 CMDLINE+=" panic=-1${APPEND:+ $APPEND}"
 
