@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Store recovery: the loader's start-up check of a store against the
+ * kernel's list. The kernel's list is a file in a scratch directory named
+ * by IMASNAP_SECURITYFS (the reader under test is the same code that reads
+ * securityfs); the store is a scratch directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kernel_log.h"
+#include "log.h"
+#include "store.h"
+#include "unit.h"
+
+static char top[64], securityfs[128], store_dir[128];
+static struct buf kernel_list;	/* what the fake kernel lists */
+static size_t record_end[16];	/* offset after each record in kernel_list */
+static int nr_records;
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len || close(fd)) {
+		perror(path);
+		exit(2);
+	}
+}
+
+static struct buf read_whole(const char *path)
+{
+	struct buf b = {0};
+	char chunk[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	while (fd >= 0 && (n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_append(&b, chunk, n);
+	if (fd >= 0)
+		close(fd);
+	return b;
+}
+
+/* an ima-ng record whose name and digest differ per index */
+static void add_kernel_record(int i)
+{
+	uint8_t fields[128], digest[LOG_SHA1_SIZE];
+	char name[32];
+	uint32_t len;
+	size_t off = 0;
+
+	len = 8 + 32;
+	memcpy(fields + off, &len, 4);
+	memcpy(fields + off + 4, "sha256:", 8);
+	memset(fields + off + 12, 0x40 + i, 32);
+	off += 4 + len;
+	len = snprintf(name, sizeof(name), "/tmp/file-%d", i) + 1;
+	memcpy(fields + off, &len, 4);
+	memcpy(fields + off + 4, name, len);
+	off += 4 + len;
+	memset(digest, i + 1, sizeof(digest));
+	log_encode(&kernel_list, 10, digest, "ima-ng", fields, off);
+	record_end[nr_records++] = kernel_list.len;
+}
+
+static void set_kernel(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/ima/binary_runtime_measurements", securityfs);
+	write_file(path, kernel_list.data, kernel_list.len);
+}
+
+static void set_store(const void *data, size_t len)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", store_dir, STORE_LOG_NAME);
+	write_file(path, data, len);
+}
+
+static struct buf store_bytes(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", store_dir, STORE_LOG_NAME);
+	return read_whole(path);
+}
+
+/* opens the store and checks it against the kernel as the loader does */
+static int reconcile(struct store *s)
+{
+	struct kernel_log kl;
+	int err;
+
+	err = store_open_append(s, store_dir);
+	if (err)
+		return err;
+	err = kernel_log_read(&kl);
+	if (!err)
+		err = store_reconcile(s, &kl);
+	kernel_log_free(&kl);
+	return err;
+}
+
+/* the store's bytes are exactly want[0..len) */
+static void check_store_is(const void *want, size_t len)
+{
+	struct buf got = store_bytes();
+
+	CHECK_INT(got.len, len);
+	CHECK(got.len == len && !memcmp(got.data, want, len));
+	buf_free(&got);
+}
+
+static void test_prefix_store_is_accepted(void)
+{
+	struct store s;
+
+	set_store(kernel_list.data, record_end[2]);
+	CHECK_INT(reconcile(&s), 0);
+	CHECK_INT(s.entries, 3);
+	CHECK_INT(s.tail, 0);
+	store_close(&s);
+	check_store_is(kernel_list.data, record_end[2]);
+}
+
+static void test_torn_tail_is_repaired(void)
+{
+	struct store s;
+	size_t cut = record_end[3] + 7;	/* 7 bytes of record 4 */
+
+	set_store(kernel_list.data, cut);
+	CHECK_INT(reconcile(&s), 0);
+	CHECK_INT(s.entries, 4);
+	CHECK_INT(s.tail, 0);
+	store_close(&s);
+	check_store_is(kernel_list.data, record_end[3]);
+}
+
+static void test_foreign_tail_is_refused(void)
+{
+	struct buf b = {0};
+	struct store s;
+
+	buf_append(&b, kernel_list.data, record_end[3]);
+	buf_append(&b, "\x0a\x00\x00\x00\x99\x99", 6);	/* PCR 10, wrong digest */
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), -EUCLEAN);
+	store_close(&s);
+	check_store_is(b.data, b.len);
+	buf_free(&b);
+}
+
+static void test_changed_entry_is_refused(void)
+{
+	struct buf b = {0};
+	struct store s;
+
+	buf_append(&b, kernel_list.data, record_end[4]);
+	b.data[record_end[1] + 30] ^= 1;	/* inside record 2's data */
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), -EUCLEAN);
+	store_close(&s);
+	check_store_is(b.data, b.len);
+	buf_free(&b);
+}
+
+static void test_longer_store_is_refused(void)
+{
+	struct buf b = {0};
+	struct store s;
+
+	/* another boot: more entries than this kernel ever listed */
+	buf_append(&b, kernel_list.data, kernel_list.len);
+	buf_append(&b, kernel_list.data, record_end[0]);
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), -EUCLEAN);
+	store_close(&s);
+	check_store_is(b.data, b.len);
+	buf_free(&b);
+}
+
+static void test_garbage_store_is_refused(void)
+{
+	static const uint8_t garbage[] = "not a measurement log at all, really";
+	struct store s;
+
+	set_store(garbage, sizeof(garbage));
+	CHECK_INT(store_open_append(&s, store_dir), -EUCLEAN);
+	store_close(&s);
+	check_store_is(garbage, sizeof(garbage));
+}
+
+static void test_append_and_flush(void)
+{
+	struct store s;
+
+	set_store(kernel_list.data, record_end[1]);
+	CHECK_INT(reconcile(&s), 0);
+	CHECK_INT(store_append(&s, kernel_list.data + record_end[1],
+			       record_end[2] - record_end[1]), 0);
+	CHECK_INT(store_next(&s), 3);
+	CHECK_INT(s.entries, 2);
+	CHECK_INT(store_flush(&s), 0);
+	CHECK_INT(s.entries, 3);
+	/* the last durable record's digest is what a trim names */
+	CHECK_MEM(s.last_digest, kernel_list.data + record_end[1] + 4, LOG_SHA1_SIZE);
+	store_close(&s);
+	check_store_is(kernel_list.data, record_end[2]);
+}
+
+static void test_one_loader_per_store(void)
+{
+	struct store a, b;
+
+	set_store(kernel_list.data, record_end[0]);
+	CHECK_INT(store_open_append(&a, store_dir), 0);
+	CHECK_INT(store_open_append(&b, store_dir), -EBUSY);
+	CHECK(store_locked(store_dir));
+	store_close(&a);
+	store_close(&b);
+}
+
+int main(void)
+{
+	char path[256];
+	int i;
+
+	snprintf(top, sizeof(top), "/tmp/imasnap-unit.XXXXXX");
+	if (!mkdtemp(top))
+		return 2;
+	snprintf(securityfs, sizeof(securityfs), "%s/securityfs", top);
+	snprintf(store_dir, sizeof(store_dir), "%s/store", top);
+	snprintf(path, sizeof(path), "%s/ima", securityfs);
+	mkdir(securityfs, 0755);
+	mkdir(path, 0755);
+	mkdir(store_dir, 0755);
+	setenv("IMASNAP_SECURITYFS", securityfs, 1);
+	for (i = 0; i < 6; i++)
+		add_kernel_record(i);
+	set_kernel();
+
+	test_prefix_store_is_accepted();
+	test_torn_tail_is_repaired();
+	test_foreign_tail_is_refused();
+	test_changed_entry_is_refused();
+	test_longer_store_is_refused();
+	test_garbage_store_is_refused();
+	test_append_and_flush();
+	test_one_loader_per_store();
+
+	snprintf(path, sizeof(path), "rm -rf %s", top);
+	if (system(path))
+		return 2;
+	buf_free(&kernel_list);
+	UNIT_DONE();
+}
