@@ -29,7 +29,7 @@ LIB_SRCS := user/log.c user/replay.c user/store.c user/kernel_log.c user/snapsho
 	    user/status.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 TPM_OBJS := $(OUTPUT)/tpm.o
-BPF_PROGS := imasnap
+BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
 .PHONY: all clean test unit-test module vmlinux.h-regen
@@ -49,9 +49,13 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/imasnap.h | $(OUTPUT)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/imasnap-load.o: $(OUTPUT)/imasnap.skel.h
+$(OUTPUT)/imasnap-load.o: $(OUTPUT)/imasnap.skel.h $(OUTPUT)/protect.skel.h
 
-imasnap-load: $(OUTPUT)/imasnap-load.o $(LIB_OBJS)
+# BPF LSM protection of the store (the loader only: it needs libbpf)
+$(OUTPUT)/protect.o: $(OUTPUT)/protect.skel.h bpf/protect.h
+LOADER_OBJS := $(OUTPUT)/protect.o
+
+imasnap-load: $(OUTPUT)/imasnap-load.o $(LOADER_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(CRYPTO_LIBS) -o $@
 
 imasnap: $(OUTPUT)/imasnap.o $(LIB_OBJS) $(TPM_OBJS)

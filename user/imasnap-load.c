@@ -30,6 +30,7 @@
 #include "imasnap.skel.h"
 #include "kernel_log.h"
 #include "log.h"
+#include "protect.h"
 #include "snapshot.h"
 #include "status.h"
 #include "store.h"
@@ -49,6 +50,8 @@ static struct options {
 	unsigned long ring_size;
 	uint64_t snapshot_entries;	/* 0: no automatic snapshots by count */
 	uint64_t snapshot_bytes;	/* 0: none by size */
+	bool protect;			/* create the store's protection (--protect) */
+	bool release_protection;	/* lift it, and do nothing else */
 	bool verbose;
 } opts = {
 	.store_dir = STORE_DEFAULT_DIR,
@@ -63,6 +66,7 @@ struct loader {
 	struct store store;
 	struct loader_stats stats;
 	struct loader_stats base;	/* counters of earlier runs */
+	struct protect protect;
 	struct buf record;		/* one encoded record */
 	uint64_t pending_since;		/* ms; when the oldest queued entry came */
 	uint64_t stats_saved;		/* ms */
@@ -78,7 +82,8 @@ static volatile sig_atomic_t exiting;
 
 static const char usage[] =
 	"Usage: imasnap-load [--store DIR] [--ring-size BYTES]\n"
-	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [-v]\n"
+	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--protect] [-v]\n"
+	"       imasnap-load --release-protection --store DIR\n"
 	"\n"
 	"Persists every IMA measurement to DIR/" STORE_LOG_NAME ",\n"
 	"in the kernel's binary format. Runs until SIGINT or SIGTERM.\n"
@@ -91,6 +96,12 @@ static const char usage[] =
 	"                         10000; 0: never); needs kernel-helper/imasnap.ko\n"
 	"  -b, --snapshot-bytes BYTES  the same by the list's binary size\n"
 	"                         (default 4M; 0: never)\n"
+	"  -p, --protect          protect the store, the helper's trim file and\n"
+	"                         imasnap's BPF objects from every other process\n"
+	"                         (BPF LSM); stays in force after exit, and a\n"
+	"                         restarted loader takes it over\n"
+	"      --release-protection  lift that protection of DIR (logged to the\n"
+	"                         kernel log); refused while a loader runs\n"
 	"  -v, --verbose          libbpf debug output\n"
 	"  -h, --help             this text\n";
 
@@ -154,6 +165,12 @@ static int parse_option(int c, const char *arg)
 		return parse_threshold("snapshot-entries", arg, &opts.snapshot_entries);
 	case 'b':
 		return parse_threshold("snapshot-bytes", arg, &opts.snapshot_bytes);
+	case 'p':
+		opts.protect = true;
+		break;
+	case 'R':
+		opts.release_protection = true;
+		break;
 	case 'v':
 		opts.verbose = true;
 		break;
@@ -176,13 +193,15 @@ static int parse_args(int argc, char **argv)
 		{ "ring-size", required_argument, NULL, 'r' },
 		{ "snapshot-entries", required_argument, NULL, 'n' },
 		{ "snapshot-bytes", required_argument, NULL, 'b' },
+		{ "protect", no_argument, NULL, 'p' },
+		{ "release-protection", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:n:b:vh", long_opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "s:r:n:b:pvh", long_opts, NULL)) != -1)
 		if (parse_option(c, optarg))
 			return 2;
 	if (optind < argc) {
@@ -560,6 +579,9 @@ int main(int argc, char **argv)
 	if (err)
 		return err;
 	libbpf_set_print(print_libbpf);
+	protect_init(&l.protect);
+	if (opts.release_protection)
+		return protect_release(PIN_DIR, opts.store_dir) ? 1 : 0;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
@@ -571,8 +593,13 @@ int main(int argc, char **argv)
 	l.stats.starts++;
 	l.stats.pid = getpid();
 	err = take_pin_dir(&l);
+	/* before the store is checked: nothing can change it between check and follow */
+	if (!err)
+		err = protect_start(&l.protect, PIN_DIR, &l.store, opts.protect);
 	if (!err)
 		err = load_bpf(&l);
+	if (!err)
+		err = protect_guard_capture(&l.protect, l.skel->obj, l.skel->links.capture_entry);
 	if (!err)
 		err = catch_up(&l);
 	if (!err)
@@ -597,6 +624,7 @@ cleanup:
 		close(l.pin_dir_fd);
 	}
 	imasnap_bpf__destroy(l.skel);
+	protect_close(&l.protect);	/* its pins stay: protection outlives the loader */
 	store_close(&l.store);
 	buf_free(&l.record);
 	return err ? 1 : 0;

@@ -1,0 +1,499 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# BPF LSM protection (imasnap-load --protect): as root, from processes that
+# are not the loader, every way of changing the store, of driving the
+# helper's trim file or of removing imasnap's BPF objects fails with EPERM
+# (or EACCES) and leaves the store byte for byte as it was, while reading
+# works; the same after the loader exited and after it restarted, and the
+# loader keeps appending throughout. Each operation runs in a Python child
+# (one exec, exact errno); "ok" from it means the operation went through.
+
+load helpers
+load imasnap
+
+PIN_DIR=/sys/fs/bpf/imasnap
+KO=$TREE/kernel-helper/imasnap.ko
+
+setup_file() {
+	OPS=$BATS_FILE_TMPDIR/ops.py
+	export OPS
+	cat >"$OPS" <<'EOF'
+import ctypes, errno, mmap, os, struct, sys
+
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_BPF = 321
+BPF_OBJ_GET, BPF_LINK_DETACH = 7, 34
+NEXT_ID = {'prog': 11, 'map': 12, 'link': 31}
+FD_BY_ID = {'prog': 13, 'map': 14, 'link': 30}
+
+
+def check(ret, what):
+    if ret < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, what)
+    return ret
+
+
+def bpf(cmd, attr):
+    buf = ctypes.create_string_buffer(attr, 128)
+    return check(libc.syscall(SYS_BPF, cmd, buf, 128), 'bpf'), buf
+
+
+def obj_get(path):
+    name = ctypes.create_string_buffer(path.encode())
+    return bpf(BPF_OBJ_GET, struct.pack('<QII', ctypes.addressof(name), 0, 0))[0]
+
+
+def by_id(kind):
+    """Tries to open every object of a kind by id: 'denied=N opened=M'"""
+    denied = opened = 0
+    nid = 0
+    while True:
+        try:
+            _, buf = bpf(NEXT_ID[kind], struct.pack('<III', nid, 0, 0))
+        except OSError:
+            break
+        nid = struct.unpack_from('<I', buf.raw, 4)[0]
+        try:
+            fd, _ = bpf(FD_BY_ID[kind], struct.pack('<III', nid, 0, 0))
+            os.close(fd)
+            opened += 1
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.EACCES):
+                raise
+            denied += 1
+    return 'denied=%d opened=%d' % (denied, opened)
+
+
+def run(op, a):
+    if op == 'append':
+        os.write(os.open(a[0], os.O_WRONLY | os.O_APPEND), b'junk')
+    elif op == 'overwrite':
+        os.pwrite(os.open(a[0], os.O_WRONLY), b'\0' * 8, 0)
+    elif op == 'open-trunc':
+        os.open(a[0], os.O_WRONLY | os.O_TRUNC)
+    elif op == 'open-rdonly-trunc':
+        os.open(a[0], os.O_RDONLY | os.O_TRUNC)
+    elif op == 'truncate':
+        os.truncate(a[0], 0)
+    elif op == 'fd-append':
+        fd = int(a[0])
+        os.pwrite(fd, b'junk', os.fstat(fd).st_size)
+    elif op == 'fd-overwrite':
+        os.pwrite(int(a[0]), b'\0' * 8, 0)
+    elif op == 'fd-mmap-write':
+        m = mmap.mmap(int(a[0]), 0, flags=mmap.MAP_SHARED,
+                      prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        m[0:8] = b'\0' * 8
+    elif op == 'fd-ftruncate':
+        os.ftruncate(int(a[0]), 0)
+    elif op == 'fd-punch-hole':
+        # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+        check(libc.fallocate(int(a[0]), 3, ctypes.c_long(0), ctypes.c_long(4096)),
+              'fallocate')
+    elif op == 'unlink':
+        os.unlink(a[0])
+    elif op == 'rmdir':
+        os.rmdir(a[0])
+    elif op == 'rename':
+        os.rename(a[0], a[1])
+    elif op == 'link':
+        os.link(a[0], a[1])
+    elif op == 'create':
+        os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    elif op == 'symlink':
+        os.symlink(a[0], a[1])
+    elif op == 'chmod':
+        os.chmod(a[0], int(a[1], 8))
+    elif op == 'chown':
+        os.chown(a[0], int(a[1]), int(a[2]))
+    elif op == 'utime':
+        os.utime(a[0], (0, 0))
+    elif op == 'setxattr':
+        os.setxattr(a[0], a[1], b'imasnap')
+    elif op == 'removexattr':
+        os.removexattr(a[0], a[1])
+    elif op == 'bind-mount':
+        # MS_BIND
+        check(libc.mount(a[0].encode(), a[1].encode(), None, 4096, None), 'mount')
+    elif op == 'tmpfs-mount':
+        check(libc.mount(b'none', a[0].encode(), b'tmpfs', 0, None), 'mount')
+    elif op == 'write':
+        fd = os.open(a[0], os.O_WRONLY)
+        os.write(fd, a[1].encode())
+    elif op == 'read':
+        with open(a[0], 'rb') as f:
+            return str(len(f.read()))
+    elif op == 'by-id':
+        return by_id(a[0])
+    elif op == 'obj-get':
+        os.close(obj_get(a[0]))
+    elif op == 'detach-pin':
+        fd = obj_get(a[0])
+        bpf(BPF_LINK_DETACH, struct.pack('<I', fd))
+    elif op == 'proc-mem':
+        os.open('/proc/%s/mem' % a[0], os.O_RDWR)
+    else:
+        return 'unknown op ' + op
+    return 'ok'
+
+
+try:
+    print(run(sys.argv[1], sys.argv[2:]))
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+EOF
+}
+
+setup() {
+	require_ima
+	WORK=$(tmpfs_dir)
+	STORE=$BATS_TEST_TMPDIR/store
+	LOG=$STORE/binary_runtime_measurements
+	SAVED=$BATS_TEST_TMPDIR/saved
+	AS_READER=()
+	PHASE=none
+	LOADED_HELPER=
+}
+
+teardown() {
+	loader_teardown
+	[[ -n ${HELD:-} ]] && exec {HELD}>&-
+	# lift the protection so that the next test starts without it
+	if [[ -e $PIN_DIR/protect_table ]]; then
+		"$LOADER" --release-protection --store "$STORE" || true
+	fi
+	[[ -z $LOADED_HELPER ]] || rmmod imasnap || true
+	rm -rf "$WORK"
+}
+
+op() {
+	python3 "$OPS" "$@"
+}
+
+# save_store / assert_store_saved: the log byte for byte, and every entry's
+# name, inode, size, mode, owner and link count
+store_listing() {
+	stat -c '%n %i %s %a %u %g %h' "$STORE" "$STORE"/*
+}
+
+save_store() {
+	mkdir -p "$SAVED"
+	"${AS_READER[@]}" cp "$LOG" "$SAVED/log"
+	store_listing >"$SAVED/listing"
+}
+
+assert_store_saved() {
+	if ! "${AS_READER[@]}" cmp "$SAVED/log" "$LOG"; then
+		echo "$PHASE: the store changed" >&2
+		return 1
+	fi
+	diff -u "$SAVED/listing" <(store_listing)
+}
+
+# denied OP ARGS...: OP fails with EPERM or EACCES, and the store is
+# unchanged (which reads it whole: reading works)
+denied() {
+	save_store
+	run "${AS_READER[@]}" python3 "$OPS" "$@"
+	echo "$PHASE: $*: $output"
+	[[ $output == EPERM || $output == EACCES ]]
+	assert_store_saved
+}
+
+# the loader appends: new measurements reach the store, which is the kernel's list
+loader_appends() {
+	local before
+	before=$(stat -c %s "$LOG")
+	mkdir "$WORK/$PHASE"
+	measure_files 3 "$WORK/$PHASE"
+	wait_lag0
+	assert_store_is_kernel_log
+	(($(stat -c %s "$LOG") > before))
+}
+
+# in_phases CHECK: CHECK while the protecting loader runs, after it exited,
+# and after a restart (which must take the protection over)
+in_phases() {
+	PHASE=running
+	start_loader --protect
+	grep -q "protection of store .* in force" "$LOADER_LOG"
+	"$@"
+	loader_appends
+	stop_loader
+	PHASE=stopped
+	[[ -e $PIN_DIR/protect_table ]]
+	"$@"
+	PHASE=restarted
+	start_loader
+	grep -q "took over the protection of store" "$LOADER_LOG"
+	"$@"
+	loader_appends
+}
+
+# a descriptor opened before the protection existed, inherited by every op
+hold_descriptor() {
+	mkdir -p "$STORE"
+	: >"$LOG"
+	exec {HELD}<>"$LOG"
+}
+
+@test "append: a new write descriptor, and one held from before" {
+	hold_descriptor
+	check() {
+		denied append "$LOG"
+		denied fd-append "$HELD"
+	}
+	in_phases check
+}
+
+@test "overwrite in place: write(2), a held descriptor, a shared writable mapping" {
+	hold_descriptor
+	check() {
+		denied overwrite "$LOG"
+		denied fd-overwrite "$HELD"
+		denied fd-mmap-write "$HELD"
+	}
+	in_phases check
+}
+
+@test "O_TRUNC open, for writing and read-only" {
+	check() {
+		denied open-trunc "$LOG"
+		denied open-rdonly-trunc "$LOG"
+		denied open-trunc "$STORE/loader.state"
+	}
+	in_phases check
+}
+
+@test "truncate(2)" {
+	check() {
+		denied truncate "$LOG"
+	}
+	in_phases check
+}
+
+@test "ftruncate on an inherited descriptor" {
+	hold_descriptor
+	check() {
+		denied fd-ftruncate "$HELD"
+	}
+	in_phases check
+}
+
+@test "fallocate punch-hole on an inherited descriptor" {
+	hold_descriptor
+	check() {
+		denied fd-punch-hole "$HELD"
+	}
+	in_phases check
+}
+
+@test "unlink of the log and of the state file" {
+	check() {
+		denied unlink "$LOG"
+		denied unlink "$STORE/loader.state"
+	}
+	in_phases check
+}
+
+@test "rename the log away" {
+	check() {
+		denied rename "$LOG" "$BATS_TEST_TMPDIR/away"
+		denied rename "$STORE/loader.state" "$BATS_TEST_TMPDIR/away"
+	}
+	in_phases check
+}
+
+@test "rename another file over the log, create or symlink in the store" {
+	echo forged >"$BATS_TEST_TMPDIR/forged"
+	check() {
+		denied rename "$BATS_TEST_TMPDIR/forged" "$LOG"
+		denied rename "$BATS_TEST_TMPDIR/forged" "$STORE/loader.state"
+		denied create "$STORE/loader.state.tmp"
+		denied symlink /etc/passwd "$STORE/loader.state.tmp"
+	}
+	in_phases check
+}
+
+@test "hard link over the log, into the store, and of the log elsewhere" {
+	echo forged >"$BATS_TEST_TMPDIR/forged"
+	check() {
+		denied link "$BATS_TEST_TMPDIR/forged" "$STORE/binary_runtime_measurements.new"
+		denied link "$LOG" "$BATS_TEST_TMPDIR/alias"
+		run ln -f "$BATS_TEST_TMPDIR/forged" "$LOG"
+		[[ $status -ne 0 ]]
+		assert_store_saved
+	}
+	in_phases check
+}
+
+@test "chmod of the log and of the directory" {
+	check() {
+		denied chmod "$LOG" 666
+		denied chmod "$STORE" 777
+		denied utime "$LOG"
+	}
+	in_phases check
+}
+
+@test "chown of the log" {
+	check() {
+		denied chown "$LOG" 65534 65534
+	}
+	in_phases check
+}
+
+@test "setxattr and removexattr (security.* on ramfs)" {
+	check() {
+		denied setxattr "$LOG" security.imasnap
+		denied removexattr "$LOG" security.imasnap
+	}
+	in_phases check
+}
+
+@test "setxattr (trusted.* on a tmpfs store, read back only by nobody so that nothing is measured)" {
+	STORE=$WORK/store
+	LOG=$STORE/binary_runtime_measurements
+	SAVED=$(mktemp -d /run/imasnap-saved.XXXXXX)
+	chmod 755 "$WORK"
+	chmod 777 "$SAVED"
+	AS_READER=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	# tmpfs does take trusted.* attributes: protection is what stops it
+	touch "$WORK/probe"
+	run op setxattr "$WORK/probe" trusted.imasnap
+	[[ $output == ok ]]
+	check() {
+		denied setxattr "$LOG" trusted.imasnap
+		run getfattr -n trusted.imasnap "$LOG"
+		[[ $status -ne 0 ]]
+	}
+	in_phases check
+	rm -rf "$SAVED"
+}
+
+@test "moving the store's directory, removing it, mounting over it" {
+	echo forged >"$BATS_TEST_TMPDIR/forged"
+	mkdir "$BATS_TEST_TMPDIR/empty"
+	check() {
+		denied rename "$STORE" "$STORE.moved"
+		denied rename "$BATS_TEST_TMPDIR/empty" "$STORE"
+		denied rmdir "$STORE"
+		denied bind-mount "$BATS_TEST_TMPDIR/forged" "$LOG"
+		denied tmpfs-mount "$STORE"
+		[[ ! -e $STORE.moved ]]
+	}
+	in_phases check
+}
+
+@test "removing a pin, opening a pin" {
+	check() {
+		local pins
+		pins=$(ls "$PIN_DIR" | sort)
+		denied unlink "$PIN_DIR/protect_table"
+		denied unlink "$PIN_DIR/protect_link_guard_open"
+		denied rename "$PIN_DIR/protect_link_guard_write" "$PIN_DIR/x"
+		denied obj-get "$PIN_DIR/protect_table"
+		run rm -rf "$PIN_DIR"
+		[[ $status -ne 0 ]]
+		[[ $(ls "$PIN_DIR" | sort) == "$pins" ]]
+	}
+	in_phases check
+}
+
+@test "detaching a program: by id, and through a pinned link" {
+	check() {
+		local links
+		links=$(ls "$PIN_DIR" | grep -c '^protect_link_')
+		((links >= 20))
+		denied detach-pin "$PIN_DIR/protect_link_guard_unlink"
+		# every one of our links, programs and maps refuses to open by id
+		run op by-id link
+		echo "$PHASE: links: $output"
+		[[ $output =~ denied=([0-9]+) ]]
+		((BASH_REMATCH[1] >= links))
+		run op by-id prog
+		echo "$PHASE: programs: $output"
+		[[ $output =~ denied=([0-9]+) ]]
+		((BASH_REMATCH[1] >= links))
+		run op by-id map
+		echo "$PHASE: maps: $output"
+		[[ $output =~ denied=([0-9]+) ]]
+		((BASH_REMATCH[1] >= 4))
+		# and protection still holds
+		denied unlink "$LOG"
+	}
+	in_phases check
+}
+
+@test "trimming through the control file: imasnap snapshot and a direct write" {
+	grep -q '^imasnap ' /proc/modules || { insmod "$KO" && LOADED_HELPER=1; }
+	check() {
+		local count
+		count=$(kernel_count)
+		save_store
+		run "$CLI" snapshot --store "$STORE"
+		echo "$PHASE: imasnap snapshot: $output"
+		[[ $status -ne 0 ]]
+		[[ $output == *"not permitted"* ]]
+		assert_store_saved
+		denied write /sys/kernel/security/imasnap/trim "1"
+		# nothing left the kernel's list
+		(($(kernel_count) >= count))
+		assert_store_is_kernel_log
+	}
+	in_phases check
+}
+
+@test "reading works: cat, imasnap status, export and verify" {
+	check() {
+		cmp "$LOG" <(cat "$LOG")
+		"$CLI" status --store "$STORE" >/dev/null
+		"$CLI" export --store "$STORE" --format binary | cmp - "$LOG"
+		run "$CLI" verify --store "$STORE"
+		echo "$output"
+		[[ $status -eq 0 ]]
+	}
+	in_phases check
+}
+
+@test "the running loader cannot be traced or have its memory written" {
+	start_loader --protect
+	PHASE=running
+	denied proc-mem "$LOADER_PID"
+	run strace -p "$LOADER_PID" -e trace=none -o /dev/null
+	[[ $status -ne 0 ]]
+}
+
+@test "lifting: refused while a loader runs and for another store; logged; then the store is free" {
+	start_loader --protect
+	run "$LOADER" --release-protection --store "$STORE"
+	[[ $status -ne 0 ]]
+	[[ $output == *"stop it first"* ]]
+	stop_loader
+	mkdir -p "$BATS_TEST_TMPDIR/other"
+	run "$LOADER" --release-protection --store "$BATS_TEST_TMPDIR/other"
+	[[ $status -ne 0 ]]
+	[[ $output == *"another store"* ]]
+	[[ -e $PIN_DIR/protect_table ]]
+	PHASE=stopped
+	denied unlink "$LOG"
+	run "$LOADER" --release-protection --store "$STORE"
+	echo "$output"
+	[[ $status -eq 0 ]]
+	dmesg | grep -q "imasnap: protection of store $STORE .* lifted by uid 0"
+	[[ ! -e $PIN_DIR/protect_table ]]
+	[[ -z $(ls "$PIN_DIR" | grep '^protect_' || true) ]]
+	# the administrator may now archive the store
+	mv "$STORE" "$BATS_TEST_TMPDIR/archived"
+	STORE=$BATS_TEST_TMPDIR/archived
+}
+
+@test "without --protect and without pins nothing is protected" {
+	start_loader
+	[[ ! -e $PIN_DIR/protect_table ]]
+	stop_loader
+	run op chmod "$LOG" 600
+	[[ $output == ok ]]
+}
