@@ -17,6 +17,10 @@
 #   files in the template boots, the others in the ima-ng boot.
 # Environment: as test/vm/run.sh (IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, ...);
 # the KVM probe runs once here and its verdict is passed to every boot.
+# The whole script is one { ...; exit; } block: bash then parses it all before
+# running any of it, so a commit or checkout that rewrites this file during a
+# long run cannot make bash read a half-old, half-new script.
+{
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -167,3 +171,4 @@ else
 	NOTES+=("template boots: no template files, not run")
 fi
 exit $((FAILED > 0))
+}

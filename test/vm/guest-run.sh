@@ -9,6 +9,10 @@
 #
 # No set -e: whatever fails, the results and the finished marker must be
 # written, or the host cannot tell a failing suite from a dead guest.
+# The whole script is one { ...; exit; } block: bash then parses it all before
+# running any of it, so a commit or checkout that rewrites this file during a
+# long run cannot make bash read a half-old, half-new script.
+{
 set -uo pipefail
 
 RES=${IMASNAP_RESULTS:?}
@@ -84,3 +88,5 @@ grep -E 'Oops|BUG:|WARNING:|general protection fault|Call Trace:|kernel panic|re
 	"$RES/dmesg" >"$RES/kernel-problems" || rm -f "$RES/kernel-problems"
 date +%s.%N >"$RES/finished"
 sync
+exit
+}

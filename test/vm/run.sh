@@ -29,6 +29,10 @@
 # failures), then boot time, suite time and one line
 #   vm-result: P passed, F failed, S skipped
 # Exits 0 only if every test passed and the guest finished cleanly.
+# The whole script is one { ...; exit; } block: bash then parses it all before
+# running any of it, so a commit or checkout that rewrites this file during a
+# long run cannot make bash read a half-old, half-new script.
+{
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -86,6 +90,7 @@ INITRD=$("$HERE/initramfs.sh")
 
 # Processes and temp dirs of this run, removed on any exit.
 QEMU_PID='' SWTPM_PID='' TPMSTATE='' PROBE_DIR=''
+# shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	local p
 	for p in $QEMU_PID $SWTPM_PID; do
@@ -174,7 +179,8 @@ if [[ -z $RESULTS ]]; then
 	# Keep the newest $KEEP runs: results are for debugging, not an archive.
 	find "$base" -mindepth 1 -maxdepth 1 -type d -name 'run-*' -printf '%T@ %p\n' |
 		sort -rn | tail -n "+$KEEP" | cut -d' ' -f2- | xargs -r rm -rf --
-	RESULTS=$(mktemp -d "$base/run-$(date +%Y%m%d-%H%M%S)-$TEMPLATE-XXXX")
+	# fmt:FIELDS templates hold ':' and '|': keep the name plain.
+	RESULTS=$(mktemp -d "$base/run-$(date +%Y%m%d-%H%M%S)-${TEMPLATE//[^A-Za-z0-9_-]/_}-XXXX")
 else
 	mkdir -p "$RESULTS"
 	rm -f "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,policy-error,dmesg,console.log,script.out}
@@ -375,3 +381,5 @@ LINE="vm-result: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 echo "$LINE"
 [[ -z $COUNT_FILE ]] || echo "$LINE" >>"$COUNT_FILE"
 [[ $FAILED -eq 0 ]]
+exit
+}
