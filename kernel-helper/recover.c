@@ -76,6 +76,79 @@ static void epoch_compute(const struct ima_template_entry *first,
 	memcpy(epoch, digest, IMASNAP_EPOCH_SIZE);
 }
 
+/*
+ * Replays the list from the recovered base values and compares the result
+ * with the TPM for IMA's PCR. A mismatch is reported, not fatal: a kexec that
+ * did not carry the list over, or a failed TPM extend, leaves the list short
+ * of the PCR's history, and verifiers will see the same.
+ */
+static void verify_against_tpm(void)
+{
+	const int pcr = CONFIG_IMA_MEASURE_PCR_IDX;
+	struct tpm_chip *chip = *ima.tpm_chip;
+	struct ima_queue_entry *qe, *tail;
+	struct tpm_digest *tpm;
+	struct pcr_values *replay;
+	int i, err = 0, mismatch = 0, checked = 0;
+	u64 n = 0;
+
+	if (!chip || !snap.banks.nr)
+		return;
+	tpm = kcalloc(snap.banks.nr, sizeof(*tpm), GFP_KERNEL);
+	replay = kmemdup(snap.base, sizeof(*snap.base), GFP_KERNEL);
+	if (!tpm || !replay)
+		goto out;
+
+	/* the TPM's value and the list's last entry at one moment */
+	mutex_lock(ima.extend_list_mutex);
+	tail = list_last_entry(ima.measurements, struct ima_queue_entry, later);
+	for (i = 0; i < snap.banks.nr && !err; i++) {
+		tpm[i].alg_id = snap.banks.bank[i].alg_id;
+		err = tpm_pcr_read(chip, pcr, &tpm[i]);
+	}
+	mutex_unlock(ima.extend_list_mutex);
+	if (err) {
+		pr_warn("cannot read PCR %d from the TPM (%d); the recovered base values are not checked\n",
+			pcr, err);
+		goto out;
+	}
+
+	for (qe = list_entry_rcu(ima.measurements->next, struct ima_queue_entry,
+				 later);
+	     &qe->later != ima.measurements;
+	     qe = list_entry_rcu(qe->later.next, struct ima_queue_entry,
+				 later)) {
+		if (qe->entry->pcr == pcr &&
+		    pcr_replay_entry(&snap.banks, replay, qe->entry))
+			goto out;
+		if (qe == tail)
+			break;
+		if (!(++n % 1024))
+			cond_resched();
+	}
+	for (i = 0; i < snap.banks.nr; i++) {
+		const struct pcr_bank *b = &snap.banks.bank[i];
+
+		if (!b->available)
+			continue;
+		checked++;
+		if (memcmp(replay->value[pcr][i], tpm[i].digest,
+			   b->digest_size)) {
+			mismatch++;
+			pr_warn("PCR %d %s: replaying the list from its base values gives %*phN, the TPM has %*phN (kexec without the list carried over, or a failed TPM extend?): verification of this list will fail\n",
+				pcr, bank_name(b), b->digest_size,
+				replay->value[pcr][i], b->digest_size,
+				tpm[i].digest);
+		}
+	}
+	if (checked && !mismatch)
+		pr_info("PCR %d: the list replays from its base values to the TPM's value in all %d banks checked\n",
+			pcr, checked);
+out:
+	kfree(tpm);
+	kfree(replay);
+}
+
 struct recovery {
 	struct aggregate scratch;
 	struct aggregate last;	/* the last record that decoded */
@@ -151,6 +224,7 @@ int recover_state(void)
 		snap.trimmed_before = 0;
 		memset(snap.base, 0, sizeof(*snap.base));
 		epoch_compute(first->entry, snap.epoch);
+		verify_against_tpm();
 		err = 0;
 		goto out;
 	}
@@ -173,6 +247,7 @@ int recover_state(void)
 	memcpy(snap.epoch, r.last.epoch, IMASNAP_EPOCH_SIZE);
 	pr_info("recovered from the list: %llu entries trimmed, base values from the last snapshot_aggregate\n",
 		r.last.trimmed);
+	verify_against_tpm();
 	err = 0;
 out:
 	kfree(r.scratch.base);

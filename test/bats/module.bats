@@ -246,6 +246,23 @@ def cmd_check_trim(old_path, new_path, n, st_old_path, st_new_path):
     state_bases_match(st_new, agg)
     print('trim of %d checked: list, record, state, bases' % n)
 
+def cmd_check_trim_concurrent(old_path, new_path, n):
+    """A trim while IMA kept measuring: the old list minus its first N
+    records, then the new measurements with exactly one snapshot_aggregate
+    among them."""
+    n = int(n)
+    old, new = records(read(old_path)), records(read(new_path))
+    keep = len(old) - n
+    if [r['raw'] for r in new[:keep]] != [r['raw'] for r in old[n:]]:
+        fail('the list after the trim does not start with the old list minus %d records' % n)
+    aggs = [r for r in new[keep:] if is_aggregate(r)]
+    if len(aggs) != 1:
+        fail('%d snapshot_aggregate records after the old entries' % len(aggs))
+    agg = check_aggregate_record(aggs[0])
+    if agg['head'] != (old[n]['digest'] if n < len(old) else b'\0' * 20):
+        fail('head digest is not the first entry kept')
+    print('%d kept, %d added during the trim' % (keep, len(new) - keep - 1))
+
 def cmd_state_dump(path):
     with open(path, 'w') as f:
         f.write(repr(state()))
@@ -380,6 +397,22 @@ list_len() {
 	wc -l <"$ASCII"
 }
 
+# wait_in_kernel FUNCTION [PID]: until PID (any process if none) sleeps in
+# the kernel inside FUNCTION (from /proc/PID/stack), at most 60 s.
+wait_in_kernel() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		if [[ -n ${2:-} ]]; then
+			grep -qw "$1" "/proc/$2/stack" 2>/dev/null && return 0
+		else
+			grep -qlw "$1" /proc/[0-9]*/stack 2>/dev/null && return 0
+		fi
+		sleep 0.1
+	done
+	echo "no process waits in $1" >&2
+	return 1
+}
+
 state_value() {
 	sed -n "s/^$1: //p" "$SNAP/state"
 }
@@ -407,6 +440,10 @@ setup() {
 teardown() {
 	local p
 	exec 7<&- 8<&- 9<&-
+	if [[ -e /sys/module/imasnap/parameters/reader_wait_ms ]]; then
+		echo 1000 >/sys/module/imasnap/parameters/reader_wait_ms
+		echo 128 >/sys/module/imasnap/parameters/trim_batch
+	fi
 	for p in "${BG_PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
@@ -429,6 +466,8 @@ teardown() {
 	unload
 	[ ! -e "$SNAP" ]
 	dmesg | tail -n "+$((DMESG_LINES + 1))" | grep 'imasnap: ready'
+	# at load the helper checks its base values against the TPM
+	dmesg | tail -n "+$((DMESG_LINES + 1))" | grep 'replays from its base values to the TPM'
 	no_kernel_problems
 }
 
@@ -515,6 +554,54 @@ teardown() {
 	no_kernel_problems
 }
 
+@test "module: trims in small batches of IMA's mutex (trim_batch 1 and 3) remove the same entries" {
+	insmod "$KO"
+	local b n
+	for b in 1 3; do
+		mkdir "$WORK/$b"
+		measure_files 10 "$WORK/$b"
+		echo "$b" >/sys/module/imasnap/parameters/trim_batch
+		n=$(($(list_len) - 2))
+		cp "$BIN" "$BATS_TEST_TMPDIR/old"
+		checker state-dump "$BATS_TEST_TMPDIR/st-old"
+		[ "$(checker trim "$n" "$(nth_digest "$n")")" = OK ]
+		cp "$BIN" "$BATS_TEST_TMPDIR/new"
+		checker state-dump "$BATS_TEST_TMPDIR/st-new"
+		checker check-trim "$BATS_TEST_TMPDIR/old" "$BATS_TEST_TMPDIR/new" "$n" \
+			"$BATS_TEST_TMPDIR/st-old" "$BATS_TEST_TMPDIR/st-new"
+	done
+	checker replay
+	no_kernel_problems
+}
+
+@test "module: a large trim while IMA keeps measuring stays consistent" {
+	insmod "$KO"
+	mkdir "$WORK/bulk" "$WORK/during"
+	measure_files 600 "$WORK/bulk"
+	local n during
+	n=$(($(list_len) - 5))
+	cp "$BIN" "$BATS_TEST_TMPDIR/old"
+	echo 16 >/sys/module/imasnap/parameters/trim_batch
+	# measurements keep coming while the trim unlinks its batches
+	(
+		for ((i = 0; i < 200; i++)); do
+			echo "during $i $RANDOM" >"$WORK/during/f$i"
+			read -r _ <"$WORK/during/f$i"
+		done
+	) 7<&- &
+	during=$!
+	BG_PIDS+=("$during")
+	[ "$(checker trim "$n" "$(nth_digest "$n")")" = OK ]
+	wait "$during"
+	cp "$BIN" "$BATS_TEST_TMPDIR/new"
+	checker check-trim-concurrent "$BATS_TEST_TMPDIR/old" "$BATS_TEST_TMPDIR/new" "$n"
+	[ "$(state_value entries)" -eq "$(list_len)" ]
+	[ "$(state_value bytes)" -eq "$(wc -c <"$BIN")" ]
+	[ $(($(state_value trimmed) + $(state_value entries))) -eq "$(kernel_count)" ]
+	checker replay
+	no_kernel_problems
+}
+
 @test "module: the remaining list replays from the snapshot_aggregate's bases to the TPM's PCRs" {
 	insmod "$KO"
 	local i
@@ -590,30 +677,28 @@ teardown() {
 	[ "$(checker trim 1 "$(nth_digest 1)")" = OK ]
 }
 
-@test "module: an open made while a trim waits is held back, then reads a whole list" {
+@test "module: an open made while a trim waits is held back, then reads the trimmed list" {
 	insmod "$KO"
-	echo 3000 >/sys/module/imasnap/parameters/reader_wait_ms
+	echo 30000 >/sys/module/imasnap/parameters/reader_wait_ms
 	measure_files 2 "$WORK"
-	local d
-	d=$(nth_digest 1)
+	local trim late
 	exec 7<"$BIN"
-	checker trim 1 "$d" >"$BATS_TEST_TMPDIR/trim.out" &
-	BG_PIDS+=($!)
-	sleep 1
-	# the gate is closed: this open waits until the trim gives up
-	local t0 t1
-	t0=$(date +%s%N)
-	cat "$BIN" >"$BATS_TEST_TMPDIR/late" &
-	local late=$!
-	sleep 0.5
-	kill -0 "$late"  # still waiting at the gate
-	wait "${BG_PIDS[0]}"
-	[ "$(cat "$BATS_TEST_TMPDIR/trim.out")" = EBUSY ]
-	wait "$late"
-	t1=$(date +%s%N)
-	echo "late reader took $(((t1 - t0) / 1000000)) ms"
-	cmp "$BATS_TEST_TMPDIR/late" "$BIN"
+	# children must not inherit fd 7, or the file would stay open
+	checker trim 1 "$(nth_digest 1)" >"$BATS_TEST_TMPDIR/trim.out" 7<&- &
+	trim=$!
+	BG_PIDS+=("$trim")
+	wait_in_kernel readers_block
+	cat "$BIN" >"$BATS_TEST_TMPDIR/late" 7<&- &
+	late=$!
+	BG_PIDS+=("$late")
+	wait_in_kernel gate_open "$late"
+	# the last reader closes: the trim goes on, then lets the late one in
 	exec 7<&-
+	wait "$trim"
+	[ "$(cat "$BATS_TEST_TMPDIR/trim.out")" = OK ]
+	wait "$late"
+	cmp "$BATS_TEST_TMPDIR/late" "$BIN"
+	checker check-snapshots "$BATS_TEST_TMPDIR/late"
 	echo 1000 >/sys/module/imasnap/parameters/reader_wait_ms
 	no_kernel_problems
 }
@@ -652,6 +737,8 @@ teardown() {
 	echo "after:  $(cat "$SNAP/state")"
 	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
 	[ $(($(state_value trimmed) + $(state_value entries))) -eq "$(kernel_count)" ]
+	[ "$(dmesg | tail -n "+$((DMESG_LINES + 1))" | grep -c 'replays from its base values to the TPM')" -eq 2 ]
+	! dmesg | tail -n "+$((DMESG_LINES + 1))" | grep 'verification of this list will fail'
 	# and the next trim continues the chain
 	cp "$BIN" "$BATS_TEST_TMPDIR/old"
 	checker state-dump "$BATS_TEST_TMPDIR/st-old"
@@ -676,13 +763,14 @@ teardown() {
 	before=$(kernel_count)
 	read -r _ <"$f"
 	[ "$(kernel_count)" -eq "$before" ]
-	n=$(grep -n " $f\$" "$ASCII" | cut -d: -f1)
+	n=$(awk -v f="$f" '$5 == f { print NR }' "$ASCII")
+	[ -n "$n" ]
 	[ "$(checker trim "$n" "$(nth_digest "$n")")" = OK ]
 	rm "$f"
 	echo "$c" >"$f"
 	read -r _ <"$f"
 	[ "$(kernel_count)" -eq $((before + 2)) ]   # the aggregate and this
-	[ "$(grep -c " $f\$" "$ASCII")" -eq 1 ]
+	[ "$(awk -v f="$f" '$5 == f' "$ASCII" | wc -l)" -eq 1 ]
 	checker replay
 }
 
