@@ -147,5 +147,13 @@ int ima_internals_resolve(void)
 		}
 		*symbols[i].where = (void *)addr;
 	}
+	/* kernel/kexec_internal.h: kexec_trylock() */
+	if (IS_ENABLED(CONFIG_IMA_KEXEC)) {
+		ima.kexec_lock = (atomic_t *)lookup("__kexec_lock");
+		if (!ima.kexec_lock) {
+			pr_err("kernel symbol __kexec_lock not found (needed with CONFIG_IMA_KEXEC); refusing to load\n");
+			return -ENOENT;
+		}
+	}
 	return 0;
 }

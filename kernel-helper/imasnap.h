@@ -31,6 +31,7 @@ struct ima_internals {
 	const struct file_operations *ascii_list_fops;
 	const void *btf_start;
 	const void *btf_end;
+	atomic_t *kexec_lock;		/* CONFIG_IMA_KEXEC only */
 	process_buffer_measurement_fn process_buffer_measurement;
 	ima_free_template_entry_fn free_template_entry;
 };

@@ -11,7 +11,8 @@
  * Order of a trim, each step only once the previous one succeeded:
  *  1. find entry N and compare its SHA-1 template digest (-ERANGE, -ESTALE);
  *  2. replay entries 1..N into a copy of the base PCR values;
- *  3. wait for readers of the list files to close them (-EBUSY);
+ *  3. wait for readers of the list files to close them, and take the kexec
+ *     lock on CONFIG_IMA_KEXEC kernels (-EBUSY);
  *  4. append the snapshot_aggregate entry through IMA (extends the PCR);
  *  5. unlink entries 1..N from the list and the hash table, in batches;
  *  6. let readers in again, wait for an RCU grace period, free the entries.
@@ -161,6 +162,23 @@ static void free_entries(struct ima_queue_entry *qe, u64 n)
 	}
 }
 
+/*
+ * With CONFIG_IMA_KEXEC, kexec_file_load() copies the list for the next
+ * kernel (ima_dump_measurement_list) without IMA's mutex, under the kexec
+ * lock: hold that lock while entries are unlinked.
+ */
+static bool kexec_block(void)
+{
+	return !IS_ENABLED(CONFIG_IMA_KEXEC) ||
+	       atomic_cmpxchg_acquire(ima.kexec_lock, 0, 1) == 0;
+}
+
+static void kexec_unblock(void)
+{
+	if (IS_ENABLED(CONFIG_IMA_KEXEC))
+		atomic_set_release(ima.kexec_lock, 0);
+}
+
 static int append_aggregate(const struct aggregate *agg)
 {
 	size_t len;
@@ -238,15 +256,24 @@ int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE])
 	if (err)
 		goto out;
 
+	if (!kexec_block()) {
+		readers_unblock();
+		pr_info("trim refused: a kexec image is being loaded; nothing changed, retry\n");
+		err = -EBUSY;
+		goto out;
+	}
+
 	/* 4. the record goes in first: if IMA refuses it, nothing changed */
 	err = append_aggregate(&agg);
 	if (err) {
+		kexec_unblock();
 		readers_unblock();
 		goto out;
 	}
 
 	/* 5. cannot fail */
 	unlinked = unlink_entries(first, n);
+	kexec_unblock();
 	readers_unblock();
 
 	/* 6. */
