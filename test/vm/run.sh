@@ -206,7 +206,9 @@ else
 	CMDLINE="console=ttyS0 ima_template=$TEMPLATE"
 fi
 [[ $TEMPLATE == ima ]] || CMDLINE+=" ima_hash=sha256"
-CMDLINE+=" panic=-1${APPEND:+ $APPEND}"
+# The tree's path, for init to keep it visible if it lies under a directory
+# the guest mounts tmpfs on (a checkout in /tmp, say).
+CMDLINE+=" panic=-1 imasnap_tree=$TOP${APPEND:+ $APPEND}"
 
 # A fresh TPM for every boot. The socket path must stay short (sun_path).
 TPMSTATE=$(mktemp -d /tmp/imasnap-tpm.XXXXXX)
