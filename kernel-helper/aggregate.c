@@ -2,7 +2,7 @@
 /*
  * The snapshot_aggregate record: the data (ima-buf "buf" field) of the IMA
  * entry the helper appends after each trim. Little-endian, version 1, laid
- * out in README-format.md:
+ * out in README.md ("The snapshot_aggregate entry"):
  *
  *   header (64 bytes)
  *     0  char magic[8]      "imasnap\0"
