@@ -48,18 +48,22 @@ void protect_init(struct protect *p)
 /* To the kernel log (an audit trail root cannot rewrite in place) and stderr */
 static void __attribute__((format(printf, 1, 2))) log_event(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], record[600];
 	va_list ap;
-	int fd;
+	int fd, len;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "imasnap-load: %s\n", msg);
+	/* one write(2) is one kernel log record (dprintf does not do that) */
+	len = snprintf(record, sizeof(record), "<5>imasnap: %s\n", msg);
 	fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	dprintf(fd, "<5>imasnap: %s\n", msg);
+	if (write(fd, record, len) != len)
+		fprintf(stderr, "imasnap-load: cannot write to the kernel log: %s\n",
+			strerror(errno));
 	close(fd);
 }
 
@@ -237,10 +241,15 @@ static int remove_pins(const char *pin_dir, bool detach)
 		if (strncmp(de->d_name, PROTECT_PIN_PREFIX, strlen(PROTECT_PIN_PREFIX)) ||
 		    pin_path(path, sizeof(path), pin_dir, de->d_name))
 			continue;
-		/* detach at once: the last descriptor may not be ours */
+		/*
+		 * Detach at once where the kernel can (a descriptor someone got
+		 * from the pin would keep the link alive); 6.1 cannot detach LSM
+		 * links (EOPNOTSUPP): removing the pin drops them.
+		 */
 		if (detach && !strncmp(de->d_name, PIN_LINK, strlen(PIN_LINK))) {
 			fd = bpf_obj_get(path);
-			if (fd < 0 || bpf_link_detach(fd)) {
+			if (fd >= 0 && bpf_link_detach(fd) && errno != EOPNOTSUPP &&
+			    errno != EINVAL) {
 				err = -errno;
 				fprintf(stderr, "cannot detach %s: %s\n", path, strerror(errno));
 			}

@@ -175,17 +175,43 @@ op() {
 # save_store / assert_store_saved: the log byte for byte, and every entry's
 # name, inode, size, mode, owner and link count
 store_listing() {
-	stat -c '%n %i %s %a %u %g %h' "$STORE" "$STORE"/*
+	# a measured store grows by the violations that reading it records, and
+	# the loader then replaces loader.state: the log's size and the state
+	# file's inode are the loader's to change there
+	if ((${#AS_READER[@]})); then
+		stat -c "%n %i %a %u %g %h" "$STORE" "$LOG"
+		ls "$STORE"
+	else
+		stat -c "%n %i %s %a %u %g %h" "$STORE" "$STORE"/*
+	fi
+}
+
+# a store that is measured (tmpfs): until the loader has stored the
+# measurements of its own reads, nothing moves for half a second
+settle() {
+	local a b=
+	while :; do
+		a=$(kernel_count):$(stat -c %s "$LOG")
+		[[ $a == "$b" ]] && return 0
+		b=$a
+		sleep 0.5
+	done
 }
 
 save_store() {
 	mkdir -p "$SAVED"
+	((${#AS_READER[@]} == 0)) || settle
 	"${AS_READER[@]}" cp "$LOG" "$SAVED/log"
 	store_listing >"$SAVED/listing"
 }
 
 assert_store_saved() {
-	if ! "${AS_READER[@]}" cmp "$SAVED/log" "$LOG"; then
+	local prefix=()
+	# On a measured store (tmpfs) any read while the loader holds the log
+	# open for writing makes IMA log an open_writers violation, which the
+	# loader appends: there the saved bytes must be the store's start.
+	((${#AS_READER[@]} == 0)) || prefix=(-n "$(stat -c %s "$SAVED/log")")
+	if ! "${AS_READER[@]}" cmp "${prefix[@]}" "$SAVED/log" "$LOG"; then
 		echo "$PHASE: the store changed" >&2
 		return 1
 	fi
@@ -196,14 +222,16 @@ assert_store_saved() {
 # unchanged (which reads it whole: reading works)
 denied() {
 	save_store
-	run "${AS_READER[@]}" python3 "$OPS" "$@"
+	run python3 "$OPS" "$@"
 	echo "$PHASE: $*: $output"
 	[[ $output == EPERM || $output == EACCES ]]
 	assert_store_saved
 }
 
-# the loader appends: new measurements reach the store, which is the kernel's list
+# the loader appends: new measurements reach the store, which is the kernel's
+# list (on a measured store, reading it would add entries: not checked there)
 loader_appends() {
+	((${#AS_READER[@]} == 0)) || return 0
 	local before
 	before=$(stat -c %s "$LOG")
 	mkdir "$WORK/$PHASE"
@@ -353,7 +381,7 @@ hold_descriptor() {
 	in_phases check
 }
 
-@test "setxattr (trusted.* on a tmpfs store, read back only by nobody so that nothing is measured)" {
+@test "setxattr (trusted.* on a tmpfs store, which takes them; read back by nobody, so not measured)" {
 	STORE=$WORK/store
 	LOG=$STORE/binary_runtime_measurements
 	SAVED=$(mktemp -d /run/imasnap-saved.XXXXXX)
