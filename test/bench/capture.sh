@@ -15,7 +15,9 @@ WRITERS=${WRITERS:-4}
 ROUNDS=${ROUNDS:-5}
 MEASURE=$TREE/.output/measure
 WORK=$(mktemp -d /tmp/bench.XXXXXX)		# tmpfs: measured
-STORE=$(mktemp -d /run/bench-store.XXXXXX)	# ramfs: not measured
+# ramfs (the guest's TMPDIR), not measured: a store on tmpfs would make every
+# status poll an open_writers violation, i.e. a new entry, and lag never 0
+STORE=$(mktemp -d "${TMPDIR:-/run/imasnap-bats}/bench-store.XXXXXX")
 KLOG=/sys/kernel/security/ima/binary_runtime_measurements
 LOADER_PID=
 
@@ -28,7 +30,8 @@ stop_loader() {
 trap 'stop_loader; rm -rf "$WORK"' EXIT
 
 start_loader() {
-	"$TREE/imasnap-load" --store "$STORE" >>"$STORE.log" 2>&1 &
+	"$TREE/imasnap-load" --store "$STORE" --snapshot-entries 0 --snapshot-bytes 0 \
+		>>"$STORE.log" 2>&1 &
 	LOADER_PID=$!
 	until [[ $(grep -c "following IMA" "$STORE.log") -ge $1 ]]; do
 		kill -0 "$LOADER_PID"
