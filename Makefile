@@ -26,7 +26,7 @@ TSS_LIBS := -ltss2-esys -ltss2-tctildr -ltss2-rc
 CRYPTO_LIBS := -lcrypto
 
 LIB_SRCS := user/log.c user/replay.c user/store.c user/kernel_log.c user/snapshot.c \
-	    user/status.c
+	    user/status.c user/control.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 TPM_OBJS := $(OUTPUT)/tpm.o
 BPF_PROGS := imasnap protect

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,8 +27,10 @@
 
 #include <bpf/libbpf.h>
 
+#include "args.h"
 #include "imasnap.h"
 #include "imasnap.skel.h"
+#include "control.h"
 #include "kernel_log.h"
 #include "log.h"
 #include "protect.h"
@@ -36,7 +39,7 @@
 #include "store.h"
 
 #define PIN_DIR		"/sys/fs/bpf/imasnap"
-#define COMMIT_MS	10	/* group commit window: durable within this + fsync */
+#define COMMIT_MS	50	/* group commit window: durable within this + fsync */
 #define IDLE_MS		100	/* poll timeout; the kernel's count is checked then */
 #define STATS_MS	1000	/* how often loader.state is rewritten */
 #define POLICY_MS	1000	/* how often the snapshot policy looks at the kernel */
@@ -75,6 +78,8 @@ struct loader {
 	uint64_t policy_checked;	/* ms */
 	bool snapshots_off;		/* the helper refused: stop trying */
 	int pin_dir_fd;
+	int control_fd;			/* `imasnap snapshot` requests; -1: none */
+	int epoll_fd;			/* the ring and the control socket */
 	int error;			/* set by the ring callback */
 };
 
@@ -113,27 +118,11 @@ static uint64_t now_ms(void)
 	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 }
 
-/* A decimal count, with an optional K or M suffix (binary units) */
-static int parse_number(const char *arg, uint64_t *val)
-{
-	char *end;
-
-	errno = 0;
-	*val = strtoull(arg, &end, 10);
-	if (errno || end == arg || *arg == '-' || *arg == '+')
-		return -EINVAL;
-	if ((*end == 'K' || *end == 'k') && *val < (1ull << 44))
-		*val <<= 10, end++;
-	else if ((*end == 'M' || *end == 'm') && *val < (1ull << 34))
-		*val <<= 20, end++;
-	return *end ? -EINVAL : 0;
-}
-
 static int parse_ring_size(const char *arg)
 {
 	uint64_t val;
 
-	if (parse_number(arg, &val) || val < 4096 || val > (1ull << 30) ||
+	if (parse_count(arg, true, &val) || val < 4096 || val > (1ull << 30) ||
 	    (val & (val - 1))) {
 		fprintf(stderr, "imasnap-load: --ring-size %s: not a power of two from 4096 to 1G\n",
 			arg);
@@ -145,7 +134,7 @@ static int parse_ring_size(const char *arg)
 
 static int parse_threshold(const char *name, const char *arg, uint64_t *val)
 {
-	if (!parse_number(arg, val))
+	if (!parse_count(arg, true, val))
 		return 0;
 	fprintf(stderr, "imasnap-load: --%s %s: not a number\n", name, arg);
 	return -EINVAL;
@@ -388,6 +377,15 @@ static bool over_threshold(void)
 	       (opts.snapshot_bytes && bytes > opts.snapshot_bytes);
 }
 
+static void count_snapshot(struct loader *l, uint64_t trimmed)
+{
+	l->stats.snapshots++;
+	l->stats.trimmed += trimmed;
+	if (opts.verbose)
+		fprintf(stderr, "snapshot: trimmed %" PRIu64 " entries\n", trimmed);
+	update_stats(l, true);
+}
+
 /*
  * The automatic snapshot: when the kernel's list passes a threshold, trim
  * every entry the store holds durably. The helper checks the digest of the
@@ -409,11 +407,7 @@ static int maybe_snapshot(struct loader *l)
 		return err;
 	err = trim_to(l->store.entries, l->store.last_digest, &trimmed);
 	if (!err) {
-		l->stats.snapshots++;
-		l->stats.trimmed += trimmed;
-		if (opts.verbose)
-			fprintf(stderr, "snapshot: trimmed %" PRIu64 " entries\n", trimmed);
-		update_stats(l, true);
+		count_snapshot(l, trimmed);
 	} else if (err == -EBUSY || err == -EINTR) {
 		if (opts.verbose)
 			fprintf(stderr, "snapshot: the kernel's list is being read; later\n");
@@ -425,21 +419,104 @@ static int maybe_snapshot(struct loader *l)
 	return 0;
 }
 
+/*
+ * `imasnap snapshot` asks a running loader (control.h): under protection
+ * only the loader may trim. The same work as the command does on its own,
+ * after the loader's queue is durable.
+ */
+static int requested_snapshot(void *ctx, uint64_t keep, uint64_t *trimmed)
+{
+	struct loader *l = ctx;
+	int err;
+
+	err = store_flush(&l->store);
+	if (err) {
+		l->error = err;
+		return err;
+	}
+	err = snapshot_store(l->store.dir, keep, trimmed);
+	if (!err && *trimmed)
+		count_snapshot(l, *trimmed);
+	return err;
+}
+
+static int start_control(struct loader *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epoll_fd < 0)
+		return -errno;
+	ev.data.fd = ring_buffer__epoll_fd(l->ring);
+	if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return -errno;
+	l->control_fd = control_listen(l->store.dir);
+	if (l->control_fd < 0) {
+		fprintf(stderr, "imasnap-load: no control socket (%s): `imasnap snapshot` cannot ask this loader\n",
+			strerror(-l->control_fd));
+		return 0;
+	}
+	ev.data.fd = l->control_fd;
+	return epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->control_fd, &ev) ? -errno : 0;
+}
+
+/*
+ * Sleeps out the rest of the group-commit window. The ring does not wake us
+ * for the entries that arrive meanwhile (it only wakes a consumer that has
+ * caught up), so a burst costs one wakeup and one fdatasync per window, not
+ * one wakeup per entry.
+ */
+static void wait_commit_window(struct loader *l)
+{
+	uint64_t now = now_ms(), due = l->pending_since + COMMIT_MS;
+	struct timespec ts;
+
+	if (now >= due)
+		return;
+	ts.tv_sec = (due - now) / 1000;
+	ts.tv_nsec = (due - now) % 1000 * 1000000;
+	nanosleep(&ts, NULL);		/* a signal only ends the window early */
+}
+
+/*
+ * Waits for entries or a control request; then consumes the ring and serves
+ * the request. Returns the number of entries consumed or -errno.
+ */
+static int wait_and_consume(struct loader *l)
+{
+	struct epoll_event ev[2];
+	bool control = false;
+	int i, n;
+
+	if (l->store.pending_entries) {
+		wait_commit_window(l);
+	} else {
+		n = epoll_wait(l->epoll_fd, ev, 2, IDLE_MS);
+		/* a signal (SIGTERM, or SIGSTOP/SIGCONT) interrupts the wait */
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+		for (i = 0; i < n; i++)
+			control |= ev[i].data.fd == l->control_fd;
+	}
+	n = ring_buffer__consume(l->ring);
+	if (n < 0 || l->error)
+		return n < 0 ? n : l->error;
+	if (control)
+		control_serve(l->control_fd, requested_snapshot, l);
+	return l->error ?: n;
+}
+
 static int follow(struct loader *l)
 {
 	int n, err = 0;
 
 	while (!exiting && !err) {
-		n = ring_buffer__poll(l->ring, l->store.pending_entries ? COMMIT_MS : IDLE_MS);
-		/* a signal (SIGTERM, or SIGSTOP/SIGCONT) interrupts the wait */
-		if (n == -EINTR)
-			continue;
+		n = wait_and_consume(l);
 		if (n < 0) {
-			fprintf(stderr, "polling the ring failed: %s\n", strerror(-n));
+			if (n != l->error)
+				fprintf(stderr, "reading the ring failed: %s\n", strerror(-n));
 			return n;
 		}
-		if (l->error)
-			return l->error;
 		if (n == 0)
 			err = check_kernel_count(l);
 		if (!err)
@@ -572,7 +649,7 @@ static int load_bpf(struct loader *l)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct loader l = { .pin_dir_fd = -1 };
+	struct loader l = { .pin_dir_fd = -1, .control_fd = -1, .epoll_fd = -1 };
 	int err;
 
 	err = parse_args(argc, argv);
@@ -604,6 +681,8 @@ int main(int argc, char **argv)
 		err = catch_up(&l);
 	if (!err)
 		err = pin_all(&l);
+	if (!err)
+		err = start_control(&l);
 	if (err)
 		goto cleanup;
 	update_stats(&l, true);
@@ -618,6 +697,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "imasnap-load: stopped; store holds %" PRIu64 " entries\n",
 			l.store.entries);
 cleanup:
+	if (l.control_fd >= 0)
+		close(l.control_fd);
+	if (l.epoll_fd >= 0)
+		close(l.epoll_fd);
 	ring_buffer__free(l.ring);
 	if (l.pin_dir_fd >= 0) {
 		unpin_all();

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
+#include "control.h"
 #include "kernel_log.h"
 #include "log.h"
 #include "replay.h"
@@ -465,68 +467,35 @@ static int cmd_export(const struct cmd_opts *o)
 	return ret;
 }
 
-/* Only a store that is the kernel's log where both hold entries may trim */
-static int store_matches_kernel(const struct buf *data, size_t tail, uint64_t entries)
-{
-	struct kernel_log kl;
-	uint64_t index;
-	int err;
-
-	err = kernel_log_read(&kl);
-	if (err)
-		return err;
-	if (log_compare_kernel(data->data, data->len - tail, &kl, entries, &index)) {
-		fprintf(stderr, "imasnap snapshot: store entry %" PRIu64 " differs from the kernel's list\n",
-			index);
-		err = -ESTALE;
-	}
-	kernel_log_free(&kl);
-	return err;
-}
-
 /*
  * Trims what the store holds, but the last --keep entries, from the kernel's
- * list. The store is synced first: what is in the file is then durable.
+ * list. A running loader of the store is asked to (under protection only it
+ * may trim, and it makes its queue durable first); else this does it.
  */
 static int cmd_snapshot(const struct cmd_opts *o)
 {
-	struct buf data = {0};
-	size_t *offsets = NULL, tail;
-	uint64_t entries, trimmed, head;
-	char path[4200];
-	int fd, err;
+	uint64_t trimmed = 0, head;
+	int err, result;
 
-	if (!helper_present()) {
+	bool by_loader;
+
+	err = control_snapshot(o->store_dir, o->keep, &result, &trimmed);
+	by_loader = err != -ECONNREFUSED;
+	if (!by_loader)
+		result = snapshot_store(o->store_dir, o->keep, &trimmed);
+	else if (err)
+		result = err;
+	if (result == -ENODEV) {
 		fprintf(stderr, "imasnap snapshot: the kernel helper is not loaded (insmod kernel-helper/imasnap.ko)\n");
 		return EXIT_UNCHECKED;
 	}
-	snprintf(path, sizeof(path), "%s/%s", o->store_dir, STORE_LOG_NAME);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fdatasync(fd)) {
-		fprintf(stderr, "imasnap snapshot: cannot sync %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return EXIT_UNCHECKED;
-	}
-	close(fd);
-	if (store_read(o->store_dir, &data, &offsets, &entries, &tail))
-		return EXIT_UNCHECKED;
-	trimmed = 0;
-	err = store_matches_kernel(&data, tail, entries);
-	if (!err && entries > o->keep) {
-		size_t off = offsets[entries - o->keep - 1];
-		struct log_record last;
-
-		log_parse(data.data + off, data.len - off, &last, NULL);
-		err = trim_to(entries - o->keep, last.digest, &trimmed);
-	}
-	buf_free(&data);
-	free(offsets);
-	if (err) {
-		fprintf(stderr, "imasnap snapshot: trim refused: %s%s\n", strerror(-err),
-			err == -ESTALE ? " (the store does not match the kernel's list)" :
-			err == -EBUSY ? " (readers kept the kernel's list open; try again)" : "");
-		return err == -ESTALE ? EXIT_MISMATCH : EXIT_UNCHECKED;
+	if (result) {
+		fprintf(stderr, "imasnap snapshot: trim refused: %s%s\n", strerror(-result),
+			result == -ESTALE ? " (the store does not match the kernel's list)" :
+			result == -EBUSY ? " (readers kept the kernel's list open; try again)" :
+			result == -EPERM && !by_loader ?
+			" (the store is protected: only its loader trims; start imasnap-load)" : "");
+		return result == -ESTALE ? EXIT_MISMATCH : EXIT_UNCHECKED;
 	}
 	if (!trimmed) {
 		printf("nothing to trim: the kernel's list holds no stored entry beyond --keep %" PRIu64 "\n",
@@ -537,15 +506,6 @@ static int cmd_snapshot(const struct cmd_opts *o)
 	printf("trimmed %" PRIu64 " entries; the kernel's list now starts at entry %" PRIu64 "\n",
 	       trimmed, head);
 	return 0;
-}
-
-static int parse_u64(const char *arg, uint64_t *val)
-{
-	char *end;
-
-	errno = 0;
-	*val = strtoull(arg, &end, 10);
-	return errno || end == arg || *end || *arg == '-' ? -EINVAL : 0;
 }
 
 static int parse_opts(int argc, char **argv, struct cmd_opts *o)
@@ -571,7 +531,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 			o->json = true;
 			break;
 		case 'f':
-			if (parse_u64(optarg, &o->from)) {
+			if (parse_count(optarg, false, &o->from)) {
 				fprintf(stderr, "imasnap: --from %s: not an entry index\n", optarg);
 				return -EINVAL;
 			}
@@ -587,7 +547,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 			o->tcti = optarg;
 			break;
 		case 'k':
-			if (parse_u64(optarg, &o->keep)) {
+			if (parse_count(optarg, false, &o->keep)) {
 				fprintf(stderr, "imasnap: --keep %s: not a number of entries\n", optarg);
 				return -EINVAL;
 			}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kernel_log.h"
+#include "snapshot.h"
 
 #define READ_CHUNK	(1 << 20)
 
@@ -104,6 +105,11 @@ int log_index(const uint8_t *data, size_t len, size_t **offsets,
 	return 0;
 }
 
+void securityfs_file(char *path, size_t size, const char *dir, const char *file)
+{
+	snprintf(path, size, "%s/%s%s%s", securityfs_path(), dir, *file ? "/" : "", file);
+}
+
 int helper_state_value(const char *key, uint64_t *val)
 {
 	char path[512], line[256], *end;
@@ -111,7 +117,7 @@ int helper_state_value(const char *key, uint64_t *val)
 	int err = -ENOENT;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/imasnap/state", securityfs_path());
+	securityfs_file(path, sizeof(path), "imasnap", "state");
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -132,7 +138,7 @@ int kernel_trimmed(uint64_t *trimmed)
 {
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/imasnap", securityfs_path());
+	securityfs_file(path, sizeof(path), "imasnap", "");
 	if (access(path, F_OK) && errno == ENOENT) {
 		*trimmed = 0;	/* no helper: nothing was trimmed */
 		return 0;
@@ -145,12 +151,27 @@ int kernel_count(uint64_t *count)
 	char path[512];
 	int err;
 
-	snprintf(path, sizeof(path), "%s/ima/runtime_measurements_count",
-		 securityfs_path());
+	securityfs_file(path, sizeof(path), "ima", "runtime_measurements_count");
 	err = read_u64_file(path, count);
 	if (err)
 		fprintf(stderr, "cannot read %s: %s\n", path, strerror(-err));
 	return err;
+}
+
+/*
+ * Where the list starts when the helper is not loaded (unloaded after a
+ * trim): every trim appends a snapshot_aggregate that records the list's new
+ * head, so the newest one in the list tells; none: nothing was trimmed.
+ */
+static uint64_t head_from_aggregate(struct kernel_log *kl)
+{
+	struct aggregate agg;
+	uint64_t index;
+
+	kl->first = 0;
+	if (aggregate_latest(kl, &agg, &index) || agg.trimmed > UINT64_MAX - kl->count)
+		return 0;
+	return agg.trimmed;
 }
 
 int kernel_log_read(struct kernel_log *kl)
@@ -161,8 +182,7 @@ int kernel_log_read(struct kernel_log *kl)
 	int err;
 
 	memset(kl, 0, sizeof(*kl));
-	snprintf(path, sizeof(path), "%s/ima/binary_runtime_measurements",
-		 securityfs_path());
+	securityfs_file(path, sizeof(path), "ima", "binary_runtime_measurements");
 	/* A trim between the two reads of "trimmed" would shift the indexes */
 	do {
 		kernel_log_free(kl);
@@ -183,8 +203,11 @@ int kernel_log_read(struct kernel_log *kl)
 	if (err) {
 		fprintf(stderr, "%s: unexpected layout, not IMA's binary format\n", path);
 		kernel_log_free(kl);
+		return err;
 	}
-	return err;
+	if (!helper_present())
+		kl->first = head_from_aggregate(kl);
+	return 0;
 }
 
 void kernel_log_free(struct kernel_log *kl)

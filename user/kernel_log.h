@@ -22,6 +22,8 @@ struct kernel_log {
 
 /* securityfs mount point: $IMASNAP_SECURITYFS or /sys/kernel/security */
 const char *securityfs_path(void);
+/* path = <securityfs>/dir/file ("ima" or "imasnap"; file may be "") */
+void securityfs_file(char *path, size_t size, const char *dir, const char *file);
 
 /* Reads and parses the whole list; 0 or -errno with a message on stderr */
 int kernel_log_read(struct kernel_log *kl);
@@ -38,7 +40,10 @@ const uint8_t *kernel_log_bytes(const struct kernel_log *kl, uint64_t index,
 int kernel_count(uint64_t *count);
 /* A "key: N" line of the helper's state file; -ENOENT without the helper */
 int helper_state_value(const char *key, uint64_t *val);
-/* Entries the helper trimmed this boot; 0 when the helper is not loaded */
+/*
+ * Entries the helper trimmed this boot; 0 when the helper is not loaded
+ * (kernel_log_read then finds the list's head from its snapshot_aggregate)
+ */
 int kernel_trimmed(uint64_t *trimmed);
 
 /* Parses a whole buffer of records into offsets; -EINVAL on any bad byte */

@@ -57,6 +57,12 @@ struct log_record {
 ssize_t log_parse(const uint8_t *buf, size_t len, struct log_record *rec,
 		  const char **err);
 
+/* A well-formed binary record's SHA-1 template digest: after its PCR index */
+static inline const uint8_t *log_record_sha1(const uint8_t *record)
+{
+	return record + sizeof(uint32_t);
+}
+
 bool log_is_legacy(const struct log_record *rec);
 bool log_is_violation(const struct log_record *rec);
 

@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "snapshot.h"
+#include "store.h"
 
 #define AGG_MAGIC	"imasnap"	/* 8 bytes with its NUL */
 #define AGG_VERSION	1
@@ -142,16 +144,11 @@ int aggregate_latest(const struct kernel_log *kl, struct aggregate *agg,
 	return -ENOENT;
 }
 
-static void helper_path(char *path, size_t size, const char *file)
-{
-	snprintf(path, size, "%s/imasnap/%s", securityfs_path(), file);
-}
-
 bool helper_present(void)
 {
 	char path[512];
 
-	helper_path(path, sizeof(path), "trim");
+	securityfs_file(path, sizeof(path), "imasnap", "trim");
 	return access(path, F_OK) == 0;
 }
 
@@ -173,7 +170,7 @@ int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
 	for (i = 0; i < LOG_SHA1_SIZE; i++)
 		len += snprintf(cmd + len, sizeof(cmd) - len, "%02x", last_digest[i]);
 	cmd[len++] = '\n';
-	helper_path(path, sizeof(path), "trim");
+	securityfs_file(path, sizeof(path), "imasnap", "trim");
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -182,5 +179,64 @@ int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
 	close(fd);
 	if (!err)
 		*trimmed = end - head;
+	return err;
+}
+
+/* Only a store that is the kernel's log where both hold entries may trim */
+static int store_matches_kernel(const struct buf *data, size_t tail, uint64_t entries)
+{
+	struct kernel_log kl;
+	uint64_t index;
+	int err;
+
+	err = kernel_log_read(&kl);
+	if (err)
+		return err;
+	if (log_compare_kernel(data->data, data->len - tail, &kl, entries, &index)) {
+		fprintf(stderr, "imasnap: store entry %" PRIu64 " differs from the kernel's list\n",
+			index);
+		err = -ESTALE;
+	}
+	kernel_log_free(&kl);
+	return err;
+}
+
+static int sync_store(const char *dir)
+{
+	char path[4200];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOG_NAME);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fdatasync(fd))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int snapshot_store(const char *dir, uint64_t keep, uint64_t *trimmed)
+{
+	struct buf data = {0};
+	size_t *offsets = NULL, tail;
+	uint64_t entries;
+	int err;
+
+	*trimmed = 0;
+	if (!helper_present())
+		return -ENODEV;
+	err = sync_store(dir);
+	if (!err)
+		err = store_read(dir, &data, &offsets, &entries, &tail);
+	if (err)
+		return err < 0 ? err : -EIO;
+	err = store_matches_kernel(&data, tail, entries);
+	if (!err && entries > keep)
+		err = trim_to(entries - keep,
+			      log_record_sha1(data.data + offsets[entries - keep - 1]),
+			      trimmed);
+	buf_free(&data);
+	free(offsets);
 	return err;
 }

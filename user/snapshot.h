@@ -46,4 +46,13 @@ bool helper_present(void);
 int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
 	    uint64_t *trimmed);
 
+/*
+ * Trims from the kernel's list every entry the store in dir holds, but the
+ * last keep: syncs the store, checks it against the kernel's list, and trims
+ * through the helper up to its last record. -ENODEV: no helper; -ESTALE: the
+ * store differs from the kernel's list (message on stderr); -EBUSY: readers
+ * kept the list open; -EPERM: the store's protection, only its loader trims.
+ */
+int snapshot_store(const char *dir, uint64_t keep, uint64_t *trimmed);
+
 #endif /* IMASNAP_SNAPSHOT_H */

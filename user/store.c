@@ -60,12 +60,6 @@ static void unmap_log(const uint8_t *data, size_t len)
 		munmap((void *)data, len);
 }
 
-/* The SHA-1 template digest: after the u32 PCR index of every record */
-static void record_digest(const uint8_t *record, uint8_t digest[LOG_SHA1_SIZE])
-{
-	memcpy(digest, record + sizeof(uint32_t), LOG_SHA1_SIZE);
-}
-
 static int count_records(struct store *s)
 {
 	const uint8_t *data;
@@ -77,7 +71,8 @@ static int count_records(struct store *s)
 		return err;
 	err = log_index(data, len, &offsets, &s->entries, &s->tail);
 	if (!err && s->entries)
-		record_digest(data + offsets[s->entries - 1], s->last_digest);
+		memcpy(s->last_digest, log_record_sha1(data + offsets[s->entries - 1]),
+		       LOG_SHA1_SIZE);
 	unmap_log(data, len);
 	free(offsets);
 	if (err)
@@ -292,7 +287,8 @@ int store_flush(struct store *s)
 	if (fdatasync(s->fd))
 		goto fail;
 	if (s->pending_entries)
-		record_digest(s->pending.data + s->pending_last, s->last_digest);
+		memcpy(s->last_digest, log_record_sha1(s->pending.data + s->pending_last),
+		       LOG_SHA1_SIZE);
 	s->size += s->pending.len;
 	s->entries += s->pending_entries;
 	s->pending.len = 0;

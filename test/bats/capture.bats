@@ -10,16 +10,6 @@
 load helpers
 load imasnap
 
-setup() {
-	require_ima
-	WORK=$(tmpfs_dir)
-}
-
-teardown() {
-	loader_teardown
-	rm -rf "$WORK"
-}
-
 @test "the loader's programs show in bpftool and are pinned while it runs" {
 	start_loader
 	run bpftool prog show

@@ -455,21 +455,26 @@ hold_descriptor() {
 	in_phases check
 }
 
-@test "trimming through the control file: imasnap snapshot and a direct write" {
+@test "trimming: a direct write is refused; imasnap snapshot goes through the loader, refused without one" {
 	grep -q '^imasnap ' /proc/modules || { insmod "$KO" && LOADED_HELPER=1; }
 	check() {
-		local count
-		count=$(kernel_count)
+		local trimmed
+		trimmed=$(status_field "kernel trimmed")
+		denied write /sys/kernel/security/imasnap/trim "1"
+		[[ $(status_field "kernel trimmed") == "$trimmed" ]]
 		save_store
 		run "$CLI" snapshot --store "$STORE"
 		echo "$PHASE: imasnap snapshot: $output"
-		[[ $status -ne 0 ]]
-		[[ $output == *"not permitted"* ]]
-		assert_store_saved
-		denied write /sys/kernel/security/imasnap/trim "1"
-		# nothing left the kernel's list
-		(($(kernel_count) >= count))
-		assert_store_is_kernel_log
+		if [[ $PHASE == stopped ]]; then
+			[[ $status -ne 0 && $output == *"only its loader trims"* ]]
+			[[ $(status_field "kernel trimmed") == "$trimmed" ]]
+			assert_store_saved
+		else
+			[[ $status -eq 0 && $output == trimmed* ]]
+			(($(status_field "kernel trimmed") > trimmed))
+			wait_lag0
+			assert_store_is_kernel_log
+		fi
 	}
 	in_phases check
 }
@@ -492,6 +497,28 @@ hold_descriptor() {
 	denied proc-mem "$LOADER_PID"
 	run strace -p "$LOADER_PID" -e trace=none -o /dev/null
 	[[ $status -ne 0 ]]
+}
+
+@test "a restart that is not the recorded loader is refused: LD_* variables, traced, a copy" {
+	start_loader --protect
+	stop_loader
+	PHASE=impostor
+	save_store
+	local copy=$BATS_TEST_TMPDIR/imasnap-load-copy cmd
+	cp "$LOADER" "$copy"
+	for cmd in "env LD_LIBRARY_PATH=/nonexistent $LOADER" "env LD_PRELOAD= $LOADER" \
+		"strace -f -o /dev/null $LOADER" "$copy"; do
+		# shellcheck disable=SC2086 # cmd is words
+		run timeout 60 $cmd --store "$STORE"
+		echo "$cmd: exit $status: $output"
+		[[ $status -ne 0 && $status -ne 124 ]]
+		[[ $output == *"not recognised as imasnap-load"* || $output == *"not permitted"* ]]
+		assert_store_saved
+	done
+	# the recorded executable, started plainly, takes over
+	start_loader
+	grep -q "took over the protection of store" "$LOADER_LOG"
+	loader_appends
 }
 
 @test "lifting: refused while a loader runs and for another store; logged; then the store is free" {

@@ -8,16 +8,6 @@
 load helpers
 load imasnap
 
-setup() {
-	require_ima
-	WORK=$(tmpfs_dir)
-}
-
-teardown() {
-	loader_teardown
-	rm -rf "$WORK"
-}
-
 # A store that holds every entry, loader stopped
 make_store() {
 	start_loader

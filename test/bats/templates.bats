@@ -9,16 +9,6 @@
 load helpers
 load imasnap
 
-setup() {
-	require_ima
-	WORK=$(tmpfs_dir)
-}
-
-teardown() {
-	loader_teardown
-	rm -rf "$WORK"
-}
-
 # deep_path DIR: a new file whose path is 4,090 bytes long (PATH_MAX is
 # 4,096), so that its template data exceeds a ring record (4,096 bytes)
 deep_path() {

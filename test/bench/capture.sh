@@ -19,70 +19,66 @@ WORK=$(mktemp -d /tmp/bench.XXXXXX)		# tmpfs: measured
 # status poll an open_writers violation, i.e. a new entry, and lag never 0
 STORE=$(mktemp -d "${TMPDIR:-/run/imasnap-bats}/bench-store.XXXXXX")
 KLOG=/sys/kernel/security/ima/binary_runtime_measurements
-LOADER_PID=
-
-stop_loader() {
-	[[ -z $LOADER_PID ]] && return 0
-	kill -TERM "$LOADER_PID"
-	wait "$LOADER_PID"
-	LOADER_PID=
-}
+# shellcheck source=test/bench/lib.bash
+. "$TREE/test/bench/lib.bash"
 trap 'stop_loader; rm -rf "$WORK"' EXIT
 
-start_loader() {
-	"$TREE/imasnap-load" --store "$STORE" --snapshot-entries 0 --snapshot-bytes 0 \
-		>>"$STORE.log" 2>&1 &
-	LOADER_PID=$!
-	until [[ $(grep -c "following IMA" "$STORE.log") -ge $1 ]]; do
-		kill -0 "$LOADER_PID"
-		sleep 0.1
-	done
+# CPU seconds (user + system) the loader has used so far
+loader_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$LOADER_PID/stat"
 }
 
-lag() {
-	"$TREE/imasnap" status --store "$STORE" | sed -n 's/^lag: //p'
+# times the loader went to sleep and was woken so far
+loader_wakeups() {
+	awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$LOADER_PID/status"
 }
-
-now() { date +%s.%N; }
 
 echo "capture benchmark: $FILES files, $WRITERS writers, $ROUNDS rounds"
-ratios=() rates=() peak=0 starts=0
+ratios=() rates=() peak=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	declare -A t=()
 	# alternate the order so that drift does not favour one side
 	if ((r % 2)); then order="off on"; else order="on off"; fi
 	for mode in $order; do
 		if [[ $mode == on ]]; then
-			starts=$((starts + 1))
-			start_loader "$starts"
+			start_loader --snapshot-entries 0 --snapshot-bytes 0
+			cpu0=$(loader_cpu) wake0=$(loader_wakeups)
 		fi
 		t0=$(now)
 		t[$mode]=$("$MEASURE" -w "$WRITERS" -n "$FILES" "$WORK/r$r-$mode")
 		if [[ $mode == on ]]; then
 			# captured: every entry durable in the store (lag 0)
-			# status parses both logs: poll it sparingly, it costs guest CPU
-			until [[ $(lag) == 0 ]]; do sleep 0.5; done
+			wait_lag0
 			rates+=("$(awk -v n="$FILES" -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", n / (b - a) }')")
 			rss=$(awk '/VmHWM/ { print $2 }' "/proc/$LOADER_PID/status")
+			cpu=$(awk -v a="$cpu0" -v b="$(loader_cpu)" 'BEGIN { printf "%.2f", b - a }')
+			wakeups=$(($(loader_wakeups) - wake0))
+			repairs=$(status_field repairs)
 			((rss > peak)) && peak=$rss
 			stop_loader
 		fi
 	done
 	ratio=$(awk -v a="${t[on]}" -v b="${t[off]}" 'BEGIN { printf "%.4f", a / b }')
 	ratios+=("$ratio")
-	echo "round $r: without ${t[off]} s, with ${t[on]} s, ratio $ratio, captured ${rates[-1]} entries/s"
+	echo "round $r: without ${t[off]} s, with ${t[on]} s, ratio $ratio, captured ${rates[-1]} entries/s, loader CPU $cpu s, $wakeups loader wakeups, repairs so far $repairs"
 	rm -rf "$WORK"/r"$r"-*
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 # lost: entries the kernel listed that the store does not hold, byte for byte
-start_loader $((starts + 1))
-until [[ $(lag) == 0 ]]; do sleep 0.5; done
+start_loader --snapshot-entries 0 --snapshot-bytes 0
+wait_lag0
 stop_loader
 kernel=$(wc -c <"$KLOG")
 store=$(stat -c %s "$STORE/binary_runtime_measurements")
-if cmp -s "$STORE/binary_runtime_measurements" "$KLOG"; then lost=0; else lost="MISMATCH ($store of $kernel bytes)"; fi
+cat "$KLOG" >"$STORE.klog"
+if cmp -s "$STORE/binary_runtime_measurements" "$STORE.klog"; then
+	lost=0
+else
+	lost="MISMATCH ($store of $kernel bytes; $(cmp "$STORE/binary_runtime_measurements" "$STORE.klog" 2>&1 | head -1))"
+	# for a look on the host
+	cp "$STORE/binary_runtime_measurements" "${IMASNAP_RESULTS:-/tmp}/store.bin"
+	cp "$STORE.klog" "${IMASNAP_RESULTS:-/tmp}/kernel.bin"
+fi
 entries=$("$TREE/imasnap" status --store "$STORE" | sed -n 's/^store entries: //p')
 
 echo "median time ratio (with/without): $(median "${ratios[@]}") (goal <= 1.03)"

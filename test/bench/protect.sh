@@ -19,7 +19,9 @@ ROUNDS=${ROUNDS:-7}
 # ramfs: IMA's test policy does not measure it, so no TPM extend adds noise
 WORK=$(mktemp -d /run/bench-protect.XXXXXX)
 STORE=$WORK/store
-trap 'rm -rf "$WORK"' EXIT
+# shellcheck source=test/bench/lib.bash
+. "$TREE/test/bench/lib.bash"
+trap 'stop_loader; rm -rf "$WORK"' EXIT
 
 # The workload: one C loop, built here (no exec per file; shell builtins
 # would measure bash)
@@ -62,15 +64,8 @@ cc -O2 -o "$WORK/filework" "$WORK/filework.c"
 mkdir "$WORK/files"
 
 protect_on() {
-	"$TREE/imasnap-load" --store "$STORE" --protect >>"$WORK/loader.log" 2>&1 &
-	local pid=$!
-	until grep -q "following IMA" "$WORK/loader.log"; do
-		kill -0 "$pid"
-		sleep 0.1
-	done
-	kill -TERM "$pid"
-	wait "$pid"
-	: >"$WORK/loader.log"
+	start_loader --protect
+	stop_loader
 	[[ -e /sys/fs/bpf/imasnap/protect_table ]]
 }
 
@@ -98,5 +93,4 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	echo "round $r: without ${rate[off]}/s, with ${rate[on]}/s, ratio $ratio"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "median ratio (rate without / rate with): $(median "${ratios[@]}") (goal <= 1.02)"

@@ -73,6 +73,8 @@ if [[ -n ${IMASNAP_SCRIPT:-} ]]; then
 	} >"$RES/tap"
 else
 	log "bats --tap ${files[*]} (limit ${limit}s)"
+	# a hung test fails alone instead of taking the rest of the suite along
+	export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-600}
 	# --timing: "ok 1 name in 120ms", to spot slow tests (TCG is slow).
 	timeout -k 10 "$limit" bats --tap --timing "${files[@]}" >"$RES/tap" 2>"$RES/bats.stderr"
 	rc=$?

@@ -20,6 +20,8 @@
 #                     set-up and policy) on this terminal, for debugging
 #   --script FILE     no bats: run FILE with bash in the guest (a demo or a
 #                     benchmark), print its output, count it as one test
+#   --env NAME=VALUE  export NAME in the guest's test environment (repeatable;
+#                     the guest inherits nothing else from the host's)
 #
 # Environment: IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, IMASNAP_VM_MEM (2G),
 # IMASNAP_VM_SMP (2), IMASNAP_CACHE (kernel cache), IMASNAP_KEEP_RESULTS (how
@@ -61,7 +63,7 @@ die() {
 	exit 2
 }
 
-FILES=()
+FILES=() ENVS=()
 while (($#)); do
 	case $1 in
 	--template) TEMPLATE=${2:?}; shift ;;
@@ -74,6 +76,7 @@ while (($#)); do
 	--tpm-device) TPMDEV=${2:?}; shift ;;
 	--shell) SHELL_MODE=1 ;;
 	--script) SCRIPT=${2:?}; shift ;;
+	--env) ENVS+=("${2:?}"); shift ;;
 	-h | --help) usage ;;
 	--) shift; FILES+=("$@"); break ;;
 	-*) die "unknown option $1" ;;
@@ -82,6 +85,9 @@ while (($#)); do
 	shift
 done
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
+for e in "${ENVS[@]}"; do
+	[[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants NAME=VALUE, not '$e'"
+done
 case $ACCEL in auto | tcg | kvm) ;; *) die "--accel: auto, tcg or kvm" ;; esac
 [[ $(id -u) -eq 0 ]] || die "must run as root (9p export of /, swtpm, kernel cache)"
 
@@ -195,6 +201,9 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 	echo "IMASNAP_SCRIPT=$(shq "$SCRIPT")"
 	# The guest gives up a little before the host does (boot time).
 	echo "IMASNAP_GUEST_TIMEOUT=$((TIMEOUT - (TIMEOUT > 300 ? 60 : TIMEOUT / 5)))"
+	for e in "${ENVS[@]}"; do
+		echo "export ${e%%=*}=$(shq "${e#*=}")"
+	done
 } >"$RESULTS/guest.conf"
 printf '%s\n' "${REL[@]}" >"$RESULTS/bats-files"
 
