@@ -455,30 +455,6 @@ hold_descriptor() {
 	in_phases check
 }
 
-@test "trimming: a direct write is refused; imasnap snapshot goes through the loader, refused without one" {
-	grep -q '^imasnap ' /proc/modules || { insmod "$KO" && LOADED_HELPER=1; }
-	check() {
-		local trimmed
-		trimmed=$(status_field "kernel trimmed")
-		denied write /sys/kernel/security/imasnap/trim "1"
-		[[ $(status_field "kernel trimmed") == "$trimmed" ]]
-		save_store
-		run "$CLI" snapshot --store "$STORE"
-		echo "$PHASE: imasnap snapshot: $output"
-		if [[ $PHASE == stopped ]]; then
-			[[ $status -ne 0 && $output == *"only its loader trims"* ]]
-			[[ $(status_field "kernel trimmed") == "$trimmed" ]]
-			assert_store_saved
-		else
-			[[ $status -eq 0 && $output == trimmed* ]]
-			(($(status_field "kernel trimmed") > trimmed))
-			wait_lag0
-			assert_store_is_kernel_log
-		fi
-	}
-	in_phases check
-}
-
 @test "reading works: cat, imasnap status, export and verify" {
 	check() {
 		cmp "$LOG" <(cat "$LOG")
@@ -551,4 +527,30 @@ hold_descriptor() {
 	stop_loader
 	run op chmod "$LOG" 600
 	[[ $output == ok ]]
+}
+
+# Last: once the kernel's list is trimmed, a new store cannot hold the whole
+# log any more and a loader refuses to start one, as every earlier test does.
+@test "trimming: a direct write is refused; imasnap snapshot goes through the loader, refused without one" {
+	grep -q '^imasnap ' /proc/modules || { insmod "$KO" && LOADED_HELPER=1; }
+	check() {
+		local trimmed
+		trimmed=$(status_field "kernel trimmed")
+		denied write /sys/kernel/security/imasnap/trim "1"
+		[[ $(status_field "kernel trimmed") == "$trimmed" ]]
+		save_store
+		run "$CLI" snapshot --store "$STORE"
+		echo "$PHASE: imasnap snapshot: $output"
+		if [[ $PHASE == stopped ]]; then
+			[[ $status -ne 0 && $output == *"only its loader trims"* ]]
+			[[ $(status_field "kernel trimmed") == "$trimmed" ]]
+			assert_store_saved
+		else
+			[[ $status -eq 0 && $output == trimmed* ]]
+			(($(status_field "kernel trimmed") > trimmed))
+			wait_lag0
+			assert_store_is_kernel_log
+		fi
+	}
+	in_phases check
 }
