@@ -9,7 +9,8 @@ LOADER_LOG=${STORE:?}.log
 # start_loader [ARGS...]: imasnap-load on $STORE, back when it follows IMA
 start_loader() {
 	local n
-	n=$(($(grep -cs "following IMA" "$LOADER_LOG") + 1))
+	n=$(grep -cs "following IMA" "$LOADER_LOG" || true)
+	n=$((${n:-0} + 1))
 	"$TREE/imasnap-load" --store "$STORE" "$@" >>"$LOADER_LOG" 2>&1 &
 	LOADER_PID=$!
 	until (($(grep -cs "following IMA" "$LOADER_LOG") >= n)); do
