@@ -33,8 +33,16 @@ loader_wakeups() {
 	awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$LOADER_PID/status"
 }
 
+# the capture program's own time (it runs under IMA's list mutex): the
+# kernel counts it with bpf_stats on
+bpf_ns_per_run() {
+	bpftool -j prog show pinned /sys/fs/bpf/imasnap/capture_entry |
+		python3 -c 'import json, sys; p = json.load(sys.stdin); print("%.0f" % (p["run_time_ns"] / max(p["run_cnt"], 1)))'
+}
+sysctl -qw kernel.bpf_stats_enabled=1
+
 echo "capture benchmark: $FILES files, $WRITERS writers, $ROUNDS rounds"
-ratios=() rates=() peak=0
+ratios=() rates=() cpus=() bpfns=() peak=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	declare -A t=()
 	# alternate the order so that drift does not favour one side
@@ -54,13 +62,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
 			cpu=$(awk -v a="$cpu0" -v b="$(loader_cpu)" 'BEGIN { printf "%.2f", b - a }')
 			wakeups=$(($(loader_wakeups) - wake0))
 			repairs=$(status_field repairs)
+			bpf_ns=$(bpf_ns_per_run)
+			cpus+=("$cpu") bpfns+=("$bpf_ns")
 			((rss > peak)) && peak=$rss
 			stop_loader
 		fi
 	done
 	ratio=$(awk -v a="${t[on]}" -v b="${t[off]}" 'BEGIN { printf "%.4f", a / b }')
 	ratios+=("$ratio")
-	echo "round $r: without ${t[off]} s, with ${t[on]} s, ratio $ratio, captured ${rates[-1]} entries/s, loader CPU $cpu s, $wakeups loader wakeups, repairs so far $repairs"
+	echo "round $r: without ${t[off]} s, with ${t[on]} s, ratio $ratio, captured ${rates[-1]} entries/s, loader CPU $cpu s, $wakeups loader wakeups, capture program ${bpf_ns} ns per entry, repairs so far $repairs"
 	rm -rf "$WORK"/r"$r"-*
 done
 
@@ -83,6 +93,7 @@ entries=$("$TREE/imasnap" status --store "$STORE" | sed -n 's/^store entries: //
 
 echo "median time ratio (with/without): $(median "${ratios[@]}") (goal <= 1.03)"
 echo "entries captured per second (median): $(median "${rates[@]}")"
+echo "loader CPU per round (median): $(median "${cpus[@]}") s; capture program per entry (median): $(median "${bpfns[@]}") ns"
 echo "entries lost: $lost"
 echo "loader peak RSS: $peak KiB"
 echo "store bytes per entry: $(awk -v s="$store" -v n="$entries" 'BEGIN { printf "%.1f", s / n }') ($entries entries, $store bytes)"
