@@ -413,6 +413,20 @@ wait_in_kernel() {
 	return 1
 }
 
+# trim_checked N: trims the first N entries through the control file (naming
+# entry N's digest) and checks, against copies of the list and the state
+# taken before and after, that exactly those went, a snapshot_aggregate
+# came and the state moved with them
+trim_checked() {
+	local n=$1 d=$BATS_TEST_TMPDIR
+	cp "$BIN" "$d/old"
+	checker state-dump "$d/st-old"
+	[ "$(checker trim "$n" "$(nth_digest "$n")")" = OK ]
+	cp "$BIN" "$d/new"
+	checker state-dump "$d/st-new"
+	checker check-trim "$d/old" "$d/new" "$n" "$d/st-old" "$d/st-new"
+}
+
 state_value() {
 	sed -n "s/^$1: //p" "$SNAP/state"
 }
@@ -538,14 +552,8 @@ teardown() {
 	local n count
 	n=$(($(list_len) - 3))
 	count=$(kernel_count)
-	cp "$BIN" "$BATS_TEST_TMPDIR/old"
-	checker state-dump "$BATS_TEST_TMPDIR/st-old"
-	[ "$(checker trim "$n" "$(nth_digest "$n")")" = OK ]
-	cp "$BIN" "$BATS_TEST_TMPDIR/new"
-	checker state-dump "$BATS_TEST_TMPDIR/st-new"
+	trim_checked "$n"
 	cat "$SNAP/state"
-	checker check-trim "$BATS_TEST_TMPDIR/old" "$BATS_TEST_TMPDIR/new" "$n" \
-		"$BATS_TEST_TMPDIR/st-old" "$BATS_TEST_TMPDIR/st-new"
 	# runtime_measurements_count keeps counting every measurement since boot
 	[ "$(kernel_count)" -eq $((count + 1)) ]
 	[ "$(list_len)" -eq 4 ]
@@ -562,13 +570,7 @@ teardown() {
 		measure_files 10 "$WORK/$b"
 		echo "$b" >/sys/module/imasnap/parameters/trim_batch
 		n=$(($(list_len) - 2))
-		cp "$BIN" "$BATS_TEST_TMPDIR/old"
-		checker state-dump "$BATS_TEST_TMPDIR/st-old"
-		[ "$(checker trim "$n" "$(nth_digest "$n")")" = OK ]
-		cp "$BIN" "$BATS_TEST_TMPDIR/new"
-		checker state-dump "$BATS_TEST_TMPDIR/st-new"
-		checker check-trim "$BATS_TEST_TMPDIR/old" "$BATS_TEST_TMPDIR/new" "$n" \
-			"$BATS_TEST_TMPDIR/st-old" "$BATS_TEST_TMPDIR/st-new"
+		trim_checked "$n"
 	done
 	checker replay
 	no_kernel_problems
@@ -622,13 +624,7 @@ teardown() {
 	measure_files 2 "$WORK"
 	local n
 	n=$(list_len)
-	cp "$BIN" "$BATS_TEST_TMPDIR/old"
-	checker state-dump "$BATS_TEST_TMPDIR/st-old"
-	[ "$(checker trim "$n" "$(nth_digest "$n")")" = OK ]
-	cp "$BIN" "$BATS_TEST_TMPDIR/new"
-	checker state-dump "$BATS_TEST_TMPDIR/st-new"
-	checker check-trim "$BATS_TEST_TMPDIR/old" "$BATS_TEST_TMPDIR/new" "$n" \
-		"$BATS_TEST_TMPDIR/st-old" "$BATS_TEST_TMPDIR/st-new"
+	trim_checked "$n"
 	[ "$(list_len)" -eq 1 ]
 	checker replay
 	# and the state comes back from that record alone
@@ -740,13 +736,7 @@ teardown() {
 	[ "$(dmesg | tail -n "+$((DMESG_LINES + 1))" | grep -c 'replays from its base values to the TPM')" -eq 2 ]
 	! dmesg | tail -n "+$((DMESG_LINES + 1))" | grep 'verification of this list will fail'
 	# and the next trim continues the chain
-	cp "$BIN" "$BATS_TEST_TMPDIR/old"
-	checker state-dump "$BATS_TEST_TMPDIR/st-old"
-	[ "$(checker trim 3 "$(nth_digest 3)")" = OK ]
-	cp "$BIN" "$BATS_TEST_TMPDIR/new"
-	checker state-dump "$BATS_TEST_TMPDIR/st-new"
-	checker check-trim "$BATS_TEST_TMPDIR/old" "$BATS_TEST_TMPDIR/new" 3 \
-		"$BATS_TEST_TMPDIR/st-old" "$BATS_TEST_TMPDIR/st-new"
+	trim_checked 3
 	checker replay
 	no_kernel_problems
 }
