@@ -174,6 +174,20 @@ static uint64_t head_from_aggregate(struct kernel_log *kl)
 	return agg.trimmed;
 }
 
+/*
+ * IMA's count keeps every entry since boot, so a list shorter than it was
+ * trimmed (or grew since it was read: the search below then finds nothing
+ * and says 0). Saves that search through the whole list in the common case.
+ */
+static bool list_was_trimmed(const struct kernel_log *kl)
+{
+	char path[512];
+	uint64_t count;
+
+	securityfs_file(path, sizeof(path), "ima", "runtime_measurements_count");
+	return read_u64_file(path, &count) || count > kl->count;
+}
+
 int kernel_log_read(struct kernel_log *kl)
 {
 	uint64_t before, after;
@@ -205,7 +219,7 @@ int kernel_log_read(struct kernel_log *kl)
 		kernel_log_free(kl);
 		return err;
 	}
-	if (!helper_present())
+	if (!helper_present() && list_was_trimmed(kl))
 		kl->first = head_from_aggregate(kl);
 	return 0;
 }
