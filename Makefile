@@ -26,13 +26,13 @@ TSS_LIBS := -ltss2-esys -ltss2-tctildr -ltss2-rc
 CRYPTO_LIBS := -lcrypto
 
 LIB_SRCS := user/log.c user/replay.c user/store.c user/kernel_log.c user/snapshot.c \
-	    user/status.c user/control.c
+	    user/status.c user/control.c user/epoch.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 TPM_OBJS := $(OUTPUT)/tpm.o
 BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
-.PHONY: all clean test unit-test module vmlinux.h-regen
+.PHONY: all clean test unit-test module vmlinux.h-regen custom-kernel custom-kernel-module
 all: imasnap-load imasnap module $(OUTPUT)/measure
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -66,6 +66,22 @@ $(OUTPUT)/measure: test/tools/measure.c | $(OUTPUT)
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel-helper modules
+
+# The test bed's second kernel: CONFIG_IMA_KEXEC, lockdep, KASAN and list
+# debugging (test/vm/custom-kernel.sh; ~35 minutes on 2 cores the first time,
+# then cached outside the checkout, keyed by test/kernel/kexec.config), and
+# the helper built for it in $(OUTPUT)/kernel-helper-<release>/, its layout
+# checked against that kernel's own BTF.
+CUSTOM_KERNEL := test/vm/custom-kernel.sh
+HELPER_SRCS := kernel-helper/Kbuild $(filter-out %.mod.c,$(wildcard kernel-helper/*.c)) \
+	       $(filter-out %/btf_layout.h,$(wildcard kernel-helper/*.h))
+custom-kernel:
+	$(CUSTOM_KERNEL) build
+custom-kernel-module: custom-kernel
+	set -e; rel=$$($(CUSTOM_KERNEL) release); kdir=$$($(CUSTOM_KERNEL) kdir); \
+	out=$(OUTPUT)/kernel-helper-$$rel; mkdir -p $$out; cp $(HELPER_SRCS) $$out/; \
+	$(BPFTOOL) btf dump file $$kdir/vmlinux format c > $$out/vmlinux.h; \
+	$(MAKE) -C $$kdir M=$(CURDIR)/$$out IMASNAP_VMLINUX_H=$(CURDIR)/$$out/vmlinux.h modules
 
 # vmlinux.h is committed; this regenerates it from the target kernel's BTF
 vmlinux.h-regen:

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Protection of the store, of the helper's trim file and of imasnap's own
+ * Protection of the store, of the helper's control files and of imasnap's own
  * BPF objects, for every task but the loader: root included.
  *
  * What is protected is a short table of inodes (the store directory, its
@@ -153,14 +153,17 @@ static __always_inline bool name_is(const struct dentry *d, const char *want, __
 	return true;
 }
 
-/* The kernel helper's control file: securityfs imasnap/trim */
-static __always_inline bool is_trim_file(const struct file *file)
+/*
+ * The kernel helper's control files, securityfs imasnap/{trim,rebase,
+ * persisted}: every file there (state is read-only anyway).
+ */
+static __always_inline bool is_helper_file(const struct file *file)
 {
 	const struct dentry *d = file->f_path.dentry;
 
 	if (file->f_inode->i_sb->s_magic != SECURITYFS_MAGIC)
 		return false;
-	return name_is(d, "trim", 4) && name_is(d->d_parent, "imasnap", 7);
+	return name_is(d->d_parent, "imasnap", 7);
 }
 
 /* Opening for writing (O_TRUNC without write access is path_truncate's) */
@@ -173,7 +176,7 @@ int BPF_PROG(guard_open, struct file *file)
 	/* read-only opens, by far the most, stop here */
 	if (!(file->f_mode & FMODE_WRITE))
 		return 0;
-	if (is_trim_file(file))
+	if (is_helper_file(file))
 		return guard(true);
 	if (!dentry_protected(file->f_path.dentry))
 		return 0;
@@ -191,7 +194,7 @@ int BPF_PROG(guard_write, struct file *file, int mask)
 {
 	if (!(mask & (MAY_WRITE | MAY_APPEND)))
 		return 0;
-	return guard(dentry_protected(file->f_path.dentry) || is_trim_file(file));
+	return guard(dentry_protected(file->f_path.dentry) || is_helper_file(file));
 }
 
 /* A shared mapping of a descriptor open for writing writes without write(2) */

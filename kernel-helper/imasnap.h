@@ -101,12 +101,20 @@ struct imasnap_state {
 	u8 epoch[IMASNAP_EPOCH_SIZE];
 	struct pcr_banks banks;
 	struct pcr_values *base; /* PCR values before the list's first entry */
+	bool suspended;		/* the kernel is going down: no more trims */
 };
 extern struct imasnap_state snap;
 extern unsigned int reader_wait_ms;
 extern unsigned int trim_batch;
 
 int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE]);
+/* a new base for the list, from the loader, checked against the TPM */
+struct rebase {
+	u64 count;		/* entries of the epoch before the new head */
+	struct pcr_values *base;
+};
+int rebase_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
+		   const struct rebase *rebase);
 struct list_stats {
 	u64 entries;
 	u64 bytes;
@@ -116,5 +124,13 @@ u32 entry_binary_size(const struct ima_template_entry *entry);
 
 /* recover.c */
 int recover_state(void);
+int list_matches_tpm(const struct pcr_values *base, struct list_head *start,
+		     bool warn);
+
+/* reboot.c: before a reboot or kexec, the store catches up, IMA stops */
+extern unsigned int reboot_wait_ms;
+void persisted_set(u64 count);
+int reboot_hook_install(void);
+void reboot_hook_remove(void);
 
 #endif /* IMASNAP_H */

@@ -11,8 +11,21 @@
  *            ERANGE  N is larger than the list
  *            ESTALE  the N-th entry has another digest
  *            EBUSY   a measurement list file stayed open reader_wait_ms
- *   state  (0444) "key: value" lines: version, trimmed, entries, bytes,
- *          epoch, then "base: <pcr> <alg> <hex>" per PCR with a base and
+ *   rebase (0200, CAP_SYS_ADMIN) one write, for a kernel that continues an
+ *          epoch after kexec: "<N> <sha1hex or -> <C>\n" then lines
+ *          "<pcr> <alg> <hex>\n" (every bank for each PCR given; PCRs not
+ *          given are zero): cut the first N entries (carried over, already
+ *          in the store; N may be 0) and take these values as the PCRs
+ *          before what remains, with C entries of the epoch before it.
+ *          Accepted only if the rest of the list replays from them to the
+ *          TPM's values; then a snapshot_aggregate records them. Errors as
+ *          trim, and EBADMSG: they do not replay to the TPM.
+ *   persisted (0200, CAP_SYS_ADMIN) "<C>\n": the store holds the epoch's
+ *          first C entries durably (the loader, after each commit); a reboot
+ *          or kexec waits for the store to hold all (reboot.c).
+ *   state  (0444) "key: value" lines: version, trimmed, epoch_start (the
+ *          epoch's index of this kernel's first entry: nonzero after a
+ *          kexec), entries, bytes, epoch, then "base: <pcr> <alg> <hex>" per PCR with a base and
  *          per bank the helper can hash.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -39,9 +52,12 @@ module_param(trim_batch, uint, 0644);
 MODULE_PARM_DESC(trim_batch,
 		 "Entries unlinked per hold of IMA's list mutex (1..4096, default 128)");
 
+module_param(reboot_wait_ms, uint, 0644);
+MODULE_PARM_DESC(reboot_wait_ms,
+		 "How long a reboot or kexec waits for the loader to store every entry (ms, default 5000)");
+
 static struct dentry *imasnap_dir;
 static struct dentry *state_file;
-static struct dentry *trim_file;
 
 static int state_show(struct seq_file *m, void *v)
 {
@@ -53,6 +69,7 @@ static int state_show(struct seq_file *m, void *v)
 	list_stats(&stats);
 	seq_puts(m, "version: 1\n");
 	seq_printf(m, "trimmed: %llu\n", snap.trimmed);
+	seq_printf(m, "epoch_start: %llu\n", snap.trimmed_before);
 	seq_printf(m, "entries: %llu\n", stats.entries);
 	seq_printf(m, "bytes: %llu\n", stats.bytes);
 	seq_printf(m, "epoch: %*phN\n", IMASNAP_EPOCH_SIZE, snap.epoch);
@@ -104,37 +121,212 @@ static int trim_parse(const char *cmd, size_t len, u64 *n,
 	return kstrtou64(number, 10, n) ? -ERANGE : 0;
 }
 
-static ssize_t trim_write(struct file *file, const char __user *ubuf,
-			  size_t count, loff_t *ppos)
+static int trim_command(char *cmd, size_t len)
 {
-	char cmd[TRIM_CMD_MAX + 1];
 	u8 digest[SHA1_DIGEST_SIZE];
 	u64 n;
-	int err;
+	int err = trim_parse(cmd, len, &n, digest);
 
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
-	if (*ppos != 0 || count == 0 || count > TRIM_CMD_MAX)
-		return -EINVAL;
-	if (copy_from_user(cmd, ubuf, count))
-		return -EFAULT;
-	cmd[count] = '\0';
-	err = trim_parse(cmd, count, &n, digest);
 	if (err)
 		return err;
-
 	if (mutex_lock_interruptible(&snap.lock))
 		return -EINTR;
 	err = trim_entries(n, digest);
 	mutex_unlock(&snap.lock);
+	return err;
+}
+
+static int parse_u64(const char *s, u64 *v)
+{
+	if (!isdigit(*s) || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	return kstrtou64(s, 10, v) ? -ERANGE : 0;
+}
+
+static const struct pcr_bank *bank_by_name(const char *name, int *idx)
+{
+	for (*idx = 0; *idx < snap.banks.nr; (*idx)++) {
+		const struct pcr_bank *b = &snap.banks.bank[*idx];
+
+		if (b->available && !strcmp(bank_name(b), name))
+			return b;
+	}
+	return NULL;
+}
+
+/*
+ * "<pcr> <alg> <hex>" lines into @base: every bank the helper keeps, for
+ * each PCR named; lines for other banks are skipped.
+ */
+static int rebase_parse_values(char *lines, struct pcr_values *base)
+{
+	u32 seen[IMASNAP_NR_PCRS] = {}, all = 0;
+	char *line, *pcr_s, *alg, *hex;
+	const struct pcr_bank *b;
+	unsigned int pcr;
+	int i;
+
+	for (i = 0; i < snap.banks.nr; i++)
+		if (snap.banks.bank[i].available)
+			all |= BIT(i);
+	while ((line = strsep(&lines, "\n")) && *line) {
+		pcr_s = strsep(&line, " ");
+		alg = strsep(&line, " ");
+		hex = line;
+		if (!alg || !hex || kstrtouint(pcr_s, 10, &pcr) ||
+		    pcr >= IMASNAP_NR_PCRS)
+			return -EINVAL;
+		b = bank_by_name(alg, &i);
+		if (!b)
+			continue;	/* a bank this helper does not keep */
+		if ((seen[pcr] & BIT(i)) ||
+		    strlen(hex) != 2 * b->digest_size ||
+		    hex2bin(base->value[pcr][i], hex, b->digest_size))
+			return -EINVAL;
+		seen[pcr] |= BIT(i);
+		base->mask |= BIT(pcr);
+	}
+	if (lines)	/* an empty line before the end */
+		return -EINVAL;
+	for (pcr = 0; pcr < IMASNAP_NR_PCRS; pcr++)
+		if ((base->mask & BIT(pcr)) && seen[pcr] != all)
+			return -EINVAL;
+	return 0;
+}
+
+static int rebase_command(char *cmd, size_t len)
+{
+	u8 digest[SHA1_DIGEST_SIZE] = {};
+	char *head = cmd, *n_s, *d_s, *c_s;
+	struct rebase rb = {};
+	u64 n;
+	int err = -EINVAL;
+
+	if (!len || cmd[len - 1] != '\n')
+		return -EINVAL;
+	cmd[len - 1] = '\0';
+	head = strsep(&cmd, "\n");
+	n_s = strsep(&head, " ");
+	d_s = strsep(&head, " ");
+	c_s = head;
+	if (!d_s || !c_s || parse_u64(n_s, &n) || parse_u64(c_s, &rb.count))
+		return -EINVAL;
+	if (n ? strlen(d_s) != 2 * SHA1_DIGEST_SIZE ||
+		hex2bin(digest, d_s, SHA1_DIGEST_SIZE) : strcmp(d_s, "-"))
+		return -EINVAL;
+	rb.base = kzalloc(sizeof(*rb.base), GFP_KERNEL);
+	if (!rb.base)
+		return -ENOMEM;
+	if (cmd)
+		err = rebase_parse_values(cmd, rb.base);
+	else
+		err = 0;	/* no PCR given: all zero */
+	if (!err && mutex_lock_interruptible(&snap.lock))
+		err = -EINTR;
+	else if (!err) {
+		err = rebase_entries(n, digest, &rb);
+		mutex_unlock(&snap.lock);
+	}
+	kfree(rb.base);
+	return err;
+}
+
+static int persisted_command(char *cmd, size_t len)
+{
+	u64 count;
+
+	if (len && cmd[len - 1] == '\n')
+		cmd[len - 1] = '\0';
+	if (parse_u64(cmd, &count))
+		return -EINVAL;
+	persisted_set(count);
+	return 0;
+}
+
+/* The write-only control files: one command per write(2), at offset 0. */
+struct control {
+	const char *name;
+	size_t max;
+	int (*run)(char *cmd, size_t len);
+	struct dentry *dentry;
+};
+
+static struct control controls[] = {
+	{ "trim", TRIM_CMD_MAX, trim_command },
+	/* a header and up to 24 PCRs x 4 banks of SHA-512 hex */
+	{ "rebase", 16384, rebase_command },
+	{ "persisted", 32, persisted_command },
+};
+
+static ssize_t control_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	const struct control *c = file_inode(file)->i_private;
+	char *cmd;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (*ppos != 0 || count == 0 || count > c->max)
+		return -EINVAL;
+	cmd = memdup_user_nul(ubuf, count);
+	if (IS_ERR(cmd))
+		return PTR_ERR(cmd);
+	err = strlen(cmd) == count ? c->run(cmd, count) : -EINVAL;
+	kfree(cmd);
 	return err ? err : count;
 }
 
-static const struct file_operations trim_fops = {
+static const struct file_operations control_fops = {
 	.owner = THIS_MODULE,
-	.write = trim_write,
+	.write = control_write,
 	.llseek = default_llseek,	/* so a write at an offset is seen */
 };
+
+static void files_remove(void)
+{
+	int i;
+
+	for (i = ARRAY_SIZE(controls) - 1; i >= 0; i--)
+		securityfs_remove(controls[i].dentry);	/* NULL-safe */
+	securityfs_remove(state_file);
+	securityfs_remove(imasnap_dir);
+}
+
+static int file_create(struct dentry **d, const char *name, umode_t mode,
+		       void *data, const struct file_operations *fops)
+{
+	*d = securityfs_create_file(name, mode, imasnap_dir, data, fops);
+	if (IS_ERR(*d)) {
+		int err = PTR_ERR(*d);
+
+		*d = NULL;
+		pr_err("cannot create securityfs file imasnap/%s: %d\n", name,
+		       err);
+		return err;
+	}
+	return 0;
+}
+
+static int files_create(void)
+{
+	int i, err;
+
+	imasnap_dir = securityfs_create_dir("imasnap", NULL);
+	if (IS_ERR(imasnap_dir)) {
+		err = PTR_ERR(imasnap_dir);
+		imasnap_dir = NULL;
+		pr_err("cannot create securityfs directory imasnap: %d\n", err);
+		return err;
+	}
+	err = file_create(&state_file, "state", 0444, NULL, &state_fops);
+	for (i = 0; !err && i < ARRAY_SIZE(controls); i++)
+		err = file_create(&controls[i].dentry, controls[i].name, 0200,
+				  &controls[i], &control_fops);
+	if (err)
+		files_remove();
+	return err;
+}
 
 static int __init imasnap_init(void)
 {
@@ -163,35 +355,18 @@ static int __init imasnap_init(void)
 	err = readers_gate_install();
 	if (err)
 		goto out_banks;
-
-	imasnap_dir = securityfs_create_dir("imasnap", NULL);
-	if (IS_ERR(imasnap_dir)) {
-		err = PTR_ERR(imasnap_dir);
-		pr_err("cannot create securityfs directory imasnap: %d\n", err);
+	err = reboot_hook_install();
+	if (err)
 		goto out_gate;
-	}
-	state_file = securityfs_create_file("state", 0444, imasnap_dir, NULL,
-					    &state_fops);
-	if (IS_ERR(state_file)) {
-		err = PTR_ERR(state_file);
-		pr_err("cannot create securityfs file imasnap/state: %d\n", err);
-		goto out_dir;
-	}
-	trim_file = securityfs_create_file("trim", 0200, imasnap_dir, NULL,
-					   &trim_fops);
-	if (IS_ERR(trim_file)) {
-		err = PTR_ERR(trim_file);
-		pr_err("cannot create securityfs file imasnap/trim: %d\n", err);
-		goto out_state;
-	}
+	err = files_create();
+	if (err)
+		goto out_reboot;
 	pr_info("ready: %llu entries trimmed so far, %d PCR banks\n",
 		snap.trimmed, snap.banks.nr);
 	return 0;
 
-out_state:
-	securityfs_remove(state_file);
-out_dir:
-	securityfs_remove(imasnap_dir);
+out_reboot:
+	reboot_hook_remove();
 out_gate:
 	readers_gate_remove();
 out_banks:
@@ -203,9 +378,8 @@ out_base:
 
 static void __exit imasnap_exit(void)
 {
-	securityfs_remove(trim_file);
-	securityfs_remove(state_file);
-	securityfs_remove(imasnap_dir);
+	files_remove();
+	reboot_hook_remove();
 	readers_gate_remove();
 	banks_free(&snap.banks);
 	kfree(snap.base);

@@ -76,82 +76,143 @@ static void epoch_compute(const struct ima_template_entry *first,
 	memcpy(epoch, digest, IMASNAP_EPOCH_SIZE);
 }
 
-/*
- * Replays the list from the recovered base values and compares the result
- * with the TPM for IMA's PCR. A mismatch is reported, not fatal: a kexec that
- * did not carry the list over, or a failed TPM extend, leaves the list short
- * of the PCR's history, and verifiers will see the same.
- */
-static void verify_against_tpm(void)
+/* The mask of PCRs named by the entries from @start to @tail (inclusive). */
+static u32 pcrs_named(struct list_head *start, struct list_head *tail)
 {
-	const int pcr = CONFIG_IMA_MEASURE_PCR_IDX;
-	struct tpm_chip *chip = *ima.tpm_chip;
-	struct ima_queue_entry *qe, *tail;
-	struct tpm_digest *tpm;
-	struct pcr_values *replay;
-	int i, err = 0, mismatch = 0, checked = 0;
+	struct list_head *pos;
+	u32 mask = 0;
 	u64 n = 0;
 
-	if (!chip || !snap.banks.nr)
-		return;
-	tpm = kcalloc(snap.banks.nr, sizeof(*tpm), GFP_KERNEL);
-	replay = kmemdup(snap.base, sizeof(*snap.base), GFP_KERNEL);
-	if (!tpm || !replay)
-		goto out;
+	for (pos = start; pos != ima.measurements; pos = READ_ONCE(pos->next)) {
+		const struct ima_template_entry *e =
+			list_entry(pos, struct ima_queue_entry, later)->entry;
 
-	/* the TPM's value and the list's last entry at one moment */
-	mutex_lock(ima.extend_list_mutex);
-	tail = list_last_entry(ima.measurements, struct ima_queue_entry, later);
-	for (i = 0; i < snap.banks.nr && !err; i++) {
-		tpm[i].alg_id = snap.banks.bank[i].alg_id;
-		err = tpm_pcr_read(chip, pcr, &tpm[i]);
-	}
-	mutex_unlock(ima.extend_list_mutex);
-	if (err) {
-		pr_warn("cannot read PCR %d from the TPM (%d); the recovered base values are not checked\n",
-			pcr, err);
-		goto out;
-	}
-
-	for (qe = list_entry_rcu(ima.measurements->next, struct ima_queue_entry,
-				 later);
-	     &qe->later != ima.measurements;
-	     qe = list_entry_rcu(qe->later.next, struct ima_queue_entry,
-				 later)) {
-		if (qe->entry->pcr == pcr &&
-		    pcr_replay_entry(&snap.banks, replay, qe->entry))
-			goto out;
-		if (qe == tail)
+		if (e->pcr >= 0 && e->pcr < IMASNAP_NR_PCRS)
+			mask |= BIT(e->pcr);
+		if (pos == tail)
 			break;
 		if (!(++n % 1024))
 			cond_resched();
 	}
-	for (i = 0; i < snap.banks.nr; i++) {
-		const struct pcr_bank *b = &snap.banks.bank[i];
+	return mask;
+}
 
-		if (!b->available)
+/* PCR values of @mask, all banks, into @tpm; 0 or the TPM's error. */
+static int tpm_read_pcrs(u32 mask, struct pcr_values *tpm)
+{
+	struct tpm_digest d;
+	int pcr, i, err;
+
+	for (pcr = 0; pcr < IMASNAP_NR_PCRS; pcr++) {
+		if (!(mask & BIT(pcr)))
 			continue;
-		checked++;
-		if (memcmp(replay->value[pcr][i], tpm[i].digest,
-			   b->digest_size)) {
-			mismatch++;
-			pr_warn("PCR %d %s: replaying the list from its base values gives %*phN, the TPM has %*phN (kexec without the list carried over, or a failed TPM extend?): verification of this list will fail\n",
-				pcr, bank_name(b), b->digest_size,
-				replay->value[pcr][i], b->digest_size,
-				tpm[i].digest);
+		for (i = 0; i < snap.banks.nr; i++) {
+			if (!snap.banks.bank[i].available)
+				continue;
+			d.alg_id = snap.banks.bank[i].alg_id;
+			err = tpm_pcr_read(*ima.tpm_chip, pcr, &d);
+			if (err)
+				return err;
+			memcpy(tpm->value[pcr][i], d.digest,
+			       snap.banks.bank[i].digest_size);
 		}
 	}
-	if (checked && !mismatch)
-		pr_info("PCR %d: the list replays from its base values to the TPM's value in all %d banks checked\n",
-			pcr, checked);
+	tpm->mask = mask;
+	return 0;
+}
+
+/*
+ * Replays the list from @start (a ->later node, or the list head for none)
+ * on, beginning at @base, and compares the result with the TPM, in every PCR
+ * that @base or an entry names and in every bank. The TPM's values and the
+ * list's last entry are taken at one moment, under IMA's mutex; the replay
+ * itself runs outside it (entries are not removed while snap.lock is held).
+ * Returns 0 on a match, -EBADMSG on a mismatch (reported with @warn), or the
+ * error that kept it from checking.
+ */
+int list_matches_tpm(const struct pcr_values *base, struct list_head *start,
+		     bool warn)
+{
+	struct pcr_values *tpm, *replay;
+	struct list_head *tail, *pos;
+	u32 mask;
+	int pcr, i, err = -ENOMEM;
+	u64 n = 0;
+
+	lockdep_assert_held(&snap.lock);
+	if (!*ima.tpm_chip || !snap.banks.nr)
+		return -ENODEV;
+	tpm = kzalloc(sizeof(*tpm), GFP_KERNEL);
+	replay = kmemdup(base, sizeof(*base), GFP_KERNEL);
+	if (!tpm || !replay)
+		goto out;
+
+	/* most of the walk without the mutex, the entries added since under it */
+	tail = READ_ONCE(ima.measurements->prev);
+	mask = base->mask | pcrs_named(start, tail);
+	mutex_lock(ima.extend_list_mutex);
+	if (ima.measurements->prev != tail)
+		mask |= pcrs_named(tail->next, ima.measurements->prev);
+	tail = ima.measurements->prev;
+	err = tpm_read_pcrs(mask, tpm);
+	mutex_unlock(ima.extend_list_mutex);
+	if (err)
+		goto out;
+
+	for (pos = start; pos != ima.measurements; pos = pos->next) {
+		err = pcr_replay_entry(&snap.banks, replay,
+				       list_entry(pos, struct ima_queue_entry,
+						  later)->entry);
+		if (err)
+			goto out;
+		if (pos == tail)
+			break;
+		if (!(++n % 1024))
+			cond_resched();
+	}
+	for (pcr = 0; pcr < IMASNAP_NR_PCRS; pcr++) {
+		if (!(mask & BIT(pcr)))
+			continue;
+		for (i = 0; i < snap.banks.nr; i++) {
+			const struct pcr_bank *b = &snap.banks.bank[i];
+
+			if (!b->available ||
+			    !memcmp(replay->value[pcr][i], tpm->value[pcr][i],
+				    b->digest_size))
+				continue;
+			if (warn)
+				pr_warn("PCR %d %s: replaying the list from its base values gives %*phN, the TPM has %*phN (kexec without the list carried over, or a failed TPM extend?): verification of this list will fail\n",
+					pcr, bank_name(b), b->digest_size,
+					replay->value[pcr][i], b->digest_size,
+					tpm->value[pcr][i]);
+			err = -EBADMSG;
+		}
+	}
 out:
 	kfree(tpm);
 	kfree(replay);
+	return err;
+}
+
+/*
+ * At load: the recovered base values must replay the list to the TPM. A
+ * mismatch is reported, not fatal: a kexec that did not carry the list over
+ * leaves the list short of the PCRs' history until the loader rebases it.
+ */
+static void verify_against_tpm(void)
+{
+	int err = list_matches_tpm(snap.base, ima.measurements->next, true);
+
+	if (!err)
+		pr_info("the list replays from its base values to the TPM's values\n");
+	else if (err != -EBADMSG && err != -ENODEV)
+		pr_warn("cannot check the list against the TPM (%d)\n", err);
 }
 
 struct recovery {
 	struct aggregate scratch;
 	struct aggregate last;	/* the last record that decoded */
+	u64 last_pos;		/* its position in the list */
 	bool found;
 	u64 entries;
 };
@@ -169,6 +230,7 @@ static void consider(struct recovery *r, const struct ima_template_entry *e)
 		return;
 	}
 	swap(r->scratch, r->last);
+	r->last_pos = r->entries - 1;
 	r->found = true;
 }
 
@@ -231,13 +293,18 @@ int recover_state(void)
 
 	/*
 	 * The record must describe the current first entry: by its digest, or,
-	 * when its trim emptied the list, by the count.
+	 * when its trim emptied the list, by being that first entry itself
+	 * (in this kernel's list, or carried over kexec).
 	 */
 	if (memchr_inv(r.last.head, 0, SHA1_DIGEST_SIZE) ?
-	    memcmp(r.last.head, entry_sha1(first->entry), SHA1_DIGEST_SIZE) ||
-	    r.last.trimmed < trimmed :
-	    r.last.trimmed != trimmed) {
+	    memcmp(r.last.head, entry_sha1(first->entry), SHA1_DIGEST_SIZE) :
+	    r.last_pos != 0) {
 		pr_err("the last snapshot_aggregate in IMA's list (%llu trimmed) does not describe the list's first entry (%llu entries removed); refusing to load rather than guess the base PCR values\n",
+		       r.last.trimmed, trimmed);
+		goto out;
+	}
+	if (r.last.trimmed < trimmed) {
+		pr_err("the last snapshot_aggregate in IMA's list counts %llu entries before the list, but %llu were removed from it; refusing to load\n",
 		       r.last.trimmed, trimmed);
 		goto out;
 	}

@@ -10,7 +10,8 @@
  *
  * Order of a trim, each step only once the previous one succeeded:
  *  1. find entry N and compare its SHA-1 template digest (-ERANGE, -ESTALE);
- *  2. replay entries 1..N into a copy of the base PCR values;
+ *  2. replay entries 1..N into a copy of the base PCR values (a rebase
+ *     instead brings its own values, checked against the TPM: -EBADMSG);
  *  3. wait for readers of the list files to close them, and take the kexec
  *     lock on CONFIG_IMA_KEXEC kernels (-EBUSY);
  *  4. append the snapshot_aggregate entry through IMA (extends the PCR);
@@ -211,7 +212,16 @@ static int append_aggregate(const struct aggregate *agg)
 	return err;
 }
 
-int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE])
+/*
+ * Cuts the first @n entries (the n-th has SHA-1 @digest; none for n = 0) and
+ * appends the snapshot_aggregate for the new head. Without @rebase the new
+ * base values are the old ones with the cut entries replayed into them; with
+ * it they are rebase->base, accepted only if replaying the rest of the list
+ * from them gives the TPM's values, and rebase->count entries of the epoch
+ * come before the new head.
+ */
+static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
+		    const struct rebase *rebase)
 {
 	struct ima_queue_entry *qe, *first, *last = NULL;
 	struct aggregate agg = {};
@@ -220,39 +230,53 @@ int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE])
 	int err;
 
 	lockdep_assert_held(&snap.lock);
+	if (snap.suspended)
+		return -ESHUTDOWN;
 
 	/* 1. entry N and its digest */
 	first = list_head_entry();
-	for_each_entry_from(qe, first) {
-		if (++i == n) {
-			last = qe;
-			break;
+	if (n) {
+		for_each_entry_from(qe, first) {
+			if (++i == n) {
+				last = qe;
+				break;
+			}
+			if (!(i % 4096))
+				cond_resched();
 		}
-		if (!(i % 4096))
-			cond_resched();
+		if (!last)
+			return -ERANGE;
+		if (memcmp(entry_sha1(last->entry), digest, SHA1_DIGEST_SIZE))
+			return -ESTALE;
 	}
-	if (!last)
-		return -ERANGE;
-	if (memcmp(entry_sha1(last->entry), digest, SHA1_DIGEST_SIZE))
-		return -ESTALE;
+	after = last ? READ_ONCE(last->later.next) : &first->later;
+	if (rebase && rebase->count < snap.trimmed + n)
+		return -EINVAL;
 
 	/* 2. base values at the cut, and the record that carries them */
-	agg.base = kmemdup(snap.base, sizeof(*snap.base), GFP_KERNEL);
+	agg.base = kmemdup(rebase ? rebase->base : snap.base,
+			   sizeof(*snap.base), GFP_KERNEL);
 	if (!agg.base)
 		return -ENOMEM;
-	i = 0;
-	for_each_entry_from(qe, first) {
-		err = pcr_replay_entry(&snap.banks, agg.base, qe->entry);
+	if (rebase) {
+		err = list_matches_tpm(agg.base, after, false);
 		if (err)
 			goto out;
-		if (qe == last)
-			break;
-		if (!(++i % 1024))
-			cond_resched();
+	} else {
+		i = 0;
+		for_each_entry_from(qe, first) {
+			err = pcr_replay_entry(&snap.banks, agg.base, qe->entry);
+			if (err)
+				goto out;
+			if (qe == last)
+				break;
+			if (!(++i % 1024))
+				cond_resched();
+		}
 	}
 	memcpy(agg.epoch, snap.epoch, sizeof(agg.epoch));
-	agg.trimmed = snap.trimmed_before + snap.trimmed + n;
-	after = READ_ONCE(last->later.next);
+	agg.trimmed = rebase ? rebase->count :
+			       snap.trimmed_before + snap.trimmed + n;
 	if (after != ima.measurements)
 		memcpy(agg.head, entry_sha1(list_entry(after,
 				struct ima_queue_entry, later)->entry),
@@ -284,12 +308,31 @@ int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE])
 	readers_unblock();
 
 	/* 6. */
-	free_entries(first, unlinked);
+	if (unlinked)
+		free_entries(first, unlinked);
 	snap.trimmed += unlinked;
+	if (rebase)
+		snap.trimmed_before = rebase->count - snap.trimmed;
 	swap(snap.base, agg.base);
 	pr_debug("trimmed %llu entries (%llu so far); snapshot_aggregate appended\n",
-		unlinked, snap.trimmed);
+		 unlinked, snap.trimmed);
 out:
 	kfree(agg.base);
+	return err;
+}
+
+int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE])
+{
+	return cut_list(n, digest, NULL);
+}
+
+int rebase_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
+		   const struct rebase *rebase)
+{
+	int err = cut_list(n, digest, rebase);
+
+	if (!err)
+		pr_info("rebased: %llu carried entries cut, %llu entries of this epoch before the list\n",
+			n, rebase->count);
 	return err;
 }

@@ -9,12 +9,18 @@
 #   3. one VM boot per template in IMASNAP_TEMPLATE_BOOTS (default "ima-ng ima-sig
 #      ima fmt:d-ng|n-ng|iuid|igid|imode", the last a custom
 #      ima_template_fmt) running the template files (IMASNAP_TEMPLATE_FILES,
-#      default test/bats/templates.bats; skipped if there are none).
+#      default test/bats/templates.bats; skipped if there are none);
+#   4. the kexec chain (test/kexec: a first boot, three kexec soft reboots, a
+#      full reboot; test/vm/run.sh --chain) on each kernel of IMASNAP_KERNELS
+#      (default "debian", plus "ima-kexec" when test/vm/custom-kernel.sh has
+#      it built: `make custom-kernel-module`), and the helper's own suite
+#      (module.bats) on the ima-kexec kernel.
 # Ends with exactly one line "N passed, N failed"; exits 1 if anything failed.
 #
 # usage: test/run-tests.sh [--no-unit] [--unit] [--no-vm] [bats files...]
 #   With bats files, only those run (unit tests only with --unit): template
-#   files in the template boots, the others in the ima-ng boot.
+#   files in the template boots, the others in the ima-ng boot; naming any
+#   test/kexec file runs the whole chain.
 # Environment: as test/vm/run.sh (IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, ...);
 # the KVM probe runs once here and its verdict is passed to every boot.
 # The whole script is one { ...; exit; } block: bash then parses it all before
@@ -35,7 +41,7 @@ while (($#)); do
 	--unit) UNIT=yes ;;
 	--no-vm) VM= ;;
 	-h | --help)
-		sed -n '4,19s/^# \{0,1\}//p' "$0"
+		sed -n '4,25s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	-*)
@@ -114,11 +120,17 @@ for f in "${TFILES[@]}"; do
 	[[ $f == /* ]] || f=$TOP/$f
 	IS_T[$(realpath "$f")]=1
 done
-((${#FILES[@]})) || FILES=("$TOP"/test/bats/*.bats)
+RUN_CHAIN=0
+if ((${#FILES[@]} == 0)); then
+	FILES=("$TOP"/test/bats/*.bats)
+	RUN_CHAIN=1
+fi
 MAIN=() TMPL=()
 for f in "${FILES[@]}"; do
 	[[ -f $f ]] || continue
-	if [[ -n ${IS_T[$f]:-} ]]; then
+	if [[ $f == "$TOP"/test/kexec/* ]]; then
+		RUN_CHAIN=1	# the chain runs whole or not at all
+	elif [[ -n ${IS_T[$f]:-} ]]; then
 		TMPL+=("$f")
 	elif [[ $f == */smoke.bats ]]; then
 		# The test bed's own checks first, before other suites change the
@@ -141,14 +153,22 @@ fi
 export IMASNAP_ACCEL
 NOTES+=("accelerator: $IMASNAP_ACCEL")
 
-# boot LABEL TEMPLATE FILES...: one VM boot, counted from its vm-result line.
+# boot LABEL TEMPLATE [run.sh OPTIONS... --] FILES...: one VM run, counted
+# from its vm-result line.
 boot() {
-	local label=$1 tmpl=$2 cf line
+	local label=$1 tmpl=$2 cf line opts=()
 	shift 2
+	if [[ " $* " == *" -- "* ]]; then
+		while [[ $1 != -- ]]; do
+			opts+=("$1")
+			shift
+		done
+		shift
+	fi
 	echo
-	echo "== VM boot: $label (ima_template=$tmpl): ${*#"$TOP"/}"
+	echo "== VM boot: $label (ima_template=$tmpl ${opts[*]}): ${*#"$TOP"/}"
 	cf=$(mktemp)
-	"$RUN" --template "$tmpl" --count-file "$cf" "$@"
+	"$RUN" --template "$tmpl" --count-file "$cf" "${opts[@]}" "$@"
 	line=$(tail -n1 "$cf")
 	rm -f "$cf"
 	if [[ $line =~ ^vm-result:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped ]]; then
@@ -169,6 +189,27 @@ if ((${#TMPL[@]})); then
 	done
 else
 	NOTES+=("template boots: no template files, not run")
+fi
+
+# 4. The kexec chain, when no files were named (or it was named).
+CHAIN=(first-boot after-kexec after-kexec after-kexec after-reboot)
+CHAIN=("${CHAIN[@]/#/$TOP/test/kexec/}")
+CHAIN=("${CHAIN[@]/%/.bats}")
+if [[ -z ${IMASNAP_KERNELS+x} ]]; then
+	IMASNAP_KERNELS=debian
+	if "$TOP/test/vm/custom-kernel.sh" built &&
+		[[ -f $TOP/.output/kernel-helper-$("$TOP/test/vm/custom-kernel.sh" release)/imasnap.ko ]]; then
+		IMASNAP_KERNELS+=" ima-kexec"
+	else
+		NOTES+=("ima-kexec kernel: not built (make custom-kernel-module), not run")
+	fi
+fi
+if ((RUN_CHAIN)); then
+	for k in $IMASNAP_KERNELS; do
+		boot "kexec chain, $k kernel" ima-ng --kernel "$k" --chain -- "${CHAIN[@]}"
+		[[ $k == debian || ! -f $TOP/test/bats/module.bats ]] ||
+			boot "$k module" ima-ng --kernel "$k" -- "$TOP/test/bats/module.bats"
+	done
 fi
 exit $((FAILED > 0))
 }

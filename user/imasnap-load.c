@@ -31,6 +31,7 @@
 #include "imasnap.h"
 #include "imasnap.skel.h"
 #include "control.h"
+#include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
 #include "protect.h"
@@ -81,6 +82,8 @@ struct loader {
 	int control_fd;			/* `imasnap snapshot` requests; -1: none */
 	int epoll_fd;			/* the ring and the control socket */
 	int error;			/* set by the ring callback */
+	uint64_t offset;		/* epoch index of the kernel's entry 0 */
+	uint64_t reported;		/* store entries the helper was told of */
 };
 
 static volatile sig_atomic_t exiting;
@@ -212,6 +215,19 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+/*
+ * Writes the queue durably and tells the helper how far the store goes: a
+ * reboot or kexec waits for the store to hold every entry (reboot.c).
+ */
+static int commit(struct loader *l)
+{
+	int err = store_flush(&l->store);
+
+	if (!err && l->store.entries != l->reported)
+		l->reported = helper_report_persisted(l->store.entries) ? 0 : l->store.entries;
+	return err;
+}
+
 static void queue_started(struct loader *l)
 {
 	if (!l->store.pending_entries)
@@ -285,7 +301,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct loader *l = ctx;
 	const struct imasnap_event *ev = data;
-	uint64_t next = store_next(&l->store);
+	uint64_t next = store_next(&l->store), seq;
 	int err = 0;
 
 	if (size < offsetof(struct imasnap_event, data)) {
@@ -294,12 +310,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return l->error;
 	}
 	l->stats.events++;
-	if (ev->seq < next) {
+	seq = ev->seq + l->offset;
+	if (seq < next) {
 		l->stats.duplicates++;
 		return 0;
 	}
-	if (ev->seq > next)
-		err = repair_gap(l, ev->seq);
+	if (seq > next)
+		err = repair_gap(l, seq);
 	if (err)
 		goto out;
 	queue_started(l);
@@ -307,7 +324,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		err = store_append(&l->store, l->record.data, l->record.len);
 	} else {
 		l->stats.truncated++;
-		err = repair_gap(l, ev->seq + 1);
+		err = repair_gap(l, seq + 1);
 	}
 out:
 	if (err)
@@ -339,9 +356,11 @@ static int check_kernel_count(struct loader *l)
 	uint64_t count;
 	int err;
 
-	err = kernel_count(&count);
+	/* not kernel_count(): the offset is fixed, no need to ask each tick */
+	err = kernel_count_since_boot(&count);
 	if (err)
 		return err;
+	count += l->offset;
 	if (count <= store_next(&l->store)) {
 		l->behind_ticks = 0;
 		return 0;
@@ -360,7 +379,7 @@ static int flush_if_due(struct loader *l, bool idle)
 		return 0;
 	if (!idle && now_ms() - l->pending_since < COMMIT_MS)
 		return 0;
-	err = store_flush(&l->store);
+	err = commit(l);
 	/* repairs are rare and tests and operators look for them at once */
 	if (!err)
 		update_stats(l, l->stats.repairs != l->saved_repairs);
@@ -402,7 +421,7 @@ static int maybe_snapshot(struct loader *l)
 	l->policy_checked = now;
 	if (!helper_present() || !over_threshold())
 		return 0;
-	err = store_flush(&l->store);
+	err = commit(l);
 	if (err)
 		return err;
 	err = trim_to(l->store.entries, l->store.last_digest, &trimmed);
@@ -429,7 +448,7 @@ static int requested_snapshot(void *ctx, uint64_t keep, uint64_t *trimmed)
 	struct loader *l = ctx;
 	int err;
 
-	err = store_flush(&l->store);
+	err = commit(l);
 	if (err) {
 		l->error = err;
 		return err;
@@ -540,7 +559,7 @@ static int drain(struct loader *l)
 		return l->error;
 	err = fetch_from_kernel(l, UINT64_MAX, &fetched);
 	if (!err)
-		err = store_flush(&l->store);
+		err = commit(l);
 	return err;
 }
 
@@ -558,7 +577,7 @@ static int catch_up(struct loader *l)
 		return err;
 	err = fetch_from_kernel(l, UINT64_MAX, &l->stats.fetched);
 	if (!err)
-		err = store_flush(&l->store);
+		err = commit(l);
 	if (!err)
 		fprintf(stderr, "imasnap-load: store %s holds %" PRIu64 " entries (%" PRIu64
 			" read from the kernel's list)\n", l->store.dir, l->store.entries,
@@ -663,6 +682,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	err = store_open_append(&l.store, opts.store_dir);
+	if (!err)
+		err = epoch_begin(&l.store);
+	if (!err)
+		err = kernel_offset(&l.offset);
 	if (err)
 		goto cleanup;
 	stats_load(l.store.dir, &l.base);

@@ -59,6 +59,7 @@ static const char usage[] =
 	"  verify   replay store + kernel list against the TPM's PCRs\n"
 	"  snapshot trim the entries the store holds from the kernel's list\n"
 	"  export   write the combined log from a global entry index\n"
+	"  kexec-prepare  snapshot all the store holds; run just before kexec -s -l\n"
 	"\n"
 	"Options:\n"
 	"  -s, --store DIR     store directory (default " STORE_DEFAULT_DIR ")\n"
@@ -502,10 +503,24 @@ static int cmd_snapshot(const struct cmd_opts *o)
 		       o->keep);
 		return 0;
 	}
-	kernel_trimmed(&head);
+	kernel_head(&head);
 	printf("trimmed %" PRIu64 " entries; the kernel's list now starts at entry %" PRIu64 "\n",
 	       trimmed, head);
 	return 0;
+}
+
+/*
+ * Right before `kexec -s -l`: trims everything the store holds, so that a
+ * CONFIG_IMA_KEXEC kernel copies a few entries into the next kernel, not the
+ * history (the copy is made at load time, sized by IMA's bookkeeping).
+ */
+static int cmd_kexec_prepare(const struct cmd_opts *o)
+{
+	if (o->keep) {
+		fprintf(stderr, "imasnap kexec-prepare: trims all the store holds; --keep is for snapshot\n");
+		return EXIT_USAGE;
+	}
+	return cmd_snapshot(o);
 }
 
 static int parse_opts(int argc, char **argv, struct cmd_opts *o)
@@ -580,6 +595,7 @@ int main(int argc, char **argv)
 		{ "verify", cmd_verify },
 		{ "export", cmd_export },
 		{ "snapshot", cmd_snapshot },
+		{ "kexec-prepare", cmd_kexec_prepare },
 	};
 	struct cmd_opts o = { .store_dir = STORE_DEFAULT_DIR, .format = "binary" };
 	size_t i;

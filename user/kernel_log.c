@@ -134,19 +134,29 @@ int helper_state_value(const char *key, uint64_t *val)
 	return err;
 }
 
-int kernel_trimmed(uint64_t *trimmed)
+int kernel_offset(uint64_t *offset)
 {
-	char path[512];
-
-	securityfs_file(path, sizeof(path), "imasnap", "");
-	if (access(path, F_OK) && errno == ENOENT) {
-		*trimmed = 0;	/* no helper: nothing was trimmed */
-		return 0;
-	}
-	return helper_state_value("trimmed", trimmed);
+	*offset = 0;
+	return helper_present() ? helper_state_value("epoch_start", offset) : 0;
 }
 
-int kernel_count(uint64_t *count)
+int kernel_head(uint64_t *head)
+{
+	uint64_t trimmed, offset;
+	int err;
+
+	*head = 0;
+	if (!helper_present())
+		return 0;	/* nothing trimmed, or see head_from_aggregate */
+	err = helper_state_value("trimmed", &trimmed);
+	if (!err)
+		err = kernel_offset(&offset);
+	if (!err)
+		*head = trimmed + offset;
+	return err;
+}
+
+int kernel_count_since_boot(uint64_t *count)
 {
 	char path[512];
 	int err;
@@ -155,6 +165,17 @@ int kernel_count(uint64_t *count)
 	err = read_u64_file(path, count);
 	if (err)
 		fprintf(stderr, "cannot read %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+int kernel_count(uint64_t *count)
+{
+	uint64_t offset;
+	int err = kernel_count_since_boot(count);
+
+	err = err ?: kernel_offset(&offset);
+	if (!err)
+		*count += offset;
 	return err;
 }
 
@@ -200,11 +221,11 @@ int kernel_log_read(struct kernel_log *kl)
 	/* A trim between the two reads of "trimmed" would shift the indexes */
 	do {
 		kernel_log_free(kl);
-		err = kernel_trimmed(&before);
+		err = kernel_head(&before);
 		if (!err)
 			err = read_file(path, &kl->raw);
 		if (!err)
-			err = kernel_trimmed(&after);
+			err = kernel_head(&after);
 		if (err) {
 			fprintf(stderr, "cannot read %s: %s\n", path, strerror(-err));
 			return err;

@@ -36,16 +36,23 @@ int kernel_log_get(const struct kernel_log *kl, uint64_t index,
 const uint8_t *kernel_log_bytes(const struct kernel_log *kl, uint64_t index,
 				size_t *len);
 
-/* runtime_measurements_count: global index of the next entry */
+/*
+ * Indexes are the epoch's: a kexec that continues the epoch starts this
+ * kernel's entry 0 at the helper's epoch_start (kernel_offset; 0 without the
+ * helper, or on the epoch's first kernel).
+ */
+int kernel_offset(uint64_t *offset);
+/* runtime_measurements_count: entries this kernel listed since boot */
+int kernel_count_since_boot(uint64_t *count);
+/* runtime_measurements_count + offset: the index of the next entry */
 int kernel_count(uint64_t *count);
 /* A "key: N" line of the helper's state file; -ENOENT without the helper */
 int helper_state_value(const char *key, uint64_t *val);
 /*
- * Entries the helper trimmed this boot; 0 when the helper is not loaded
- * (kernel_log_read then finds the list's head from its snapshot_aggregate)
+ * The index of the list's first entry (trimmed + offset); 0 when the helper
+ * is not loaded (kernel_log_read then finds it from a snapshot_aggregate)
  */
-int kernel_trimmed(uint64_t *trimmed);
-
+int kernel_head(uint64_t *head);
 /* Parses a whole buffer of records into offsets; -EINVAL on any bad byte */
 int log_index(const uint8_t *data, size_t len, size_t **offsets,
 	      uint64_t *count, size_t *tail);

@@ -90,8 +90,7 @@ static int buf_append_le32(struct buf *b, uint32_t v)
 	return buf_append(b, le, sizeof(le));
 }
 
-static int __attribute__((format(printf, 2, 3)))
-buf_printf(struct buf *b, const char *fmt, ...)
+int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n, err;

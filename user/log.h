@@ -36,6 +36,9 @@ struct buf {
 
 int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);
+/* Appends printf output (no NUL) */
+int __attribute__((format(printf, 2, 3)))
+buf_printf(struct buf *b, const char *fmt, ...);
 void buf_free(struct buf *b);
 
 /* One parsed record; pointers point into the parsed buffer */

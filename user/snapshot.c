@@ -161,7 +161,7 @@ int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
 	ssize_t n;
 
 	*trimmed = 0;
-	err = kernel_trimmed(&head);
+	err = kernel_head(&head);
 	if (err)
 		return err;
 	if (end <= head)
@@ -179,6 +179,23 @@ int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
 	close(fd);
 	if (!err)
 		*trimmed = end - head;
+	return err;
+}
+
+int helper_report_persisted(uint64_t entries)
+{
+	char path[512], cmd[32];
+	int fd, len, err;
+
+	if (!helper_present())
+		return -ENODEV;
+	securityfs_file(path, sizeof(path), "imasnap", "persisted");
+	len = snprintf(cmd, sizeof(cmd), "%" PRIu64 "\n", entries);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = write(fd, cmd, len) == len ? 0 : -errno;
+	close(fd);
 	return err;
 }
 

@@ -36,6 +36,8 @@ int aggregate_latest(const struct kernel_log *kl, struct aggregate *agg,
 
 /* true when the helper module is loaded */
 bool helper_present(void);
+/* Tells the helper that the store holds the epoch's first entries durably */
+int helper_report_persisted(uint64_t entries);
 /*
  * Trims the kernel's list up to (not including) global index end, whose
  * previous entry has SHA-1 template digest last_digest: the helper checks

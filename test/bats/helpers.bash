@@ -11,6 +11,12 @@
 # shellcheck disable=SC2034 # the variables are for the test files
 IMA_DIR=/sys/kernel/security/ima
 TREE=${IMASNAP_TREE:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+# The kernel helper built for the running kernel: Debian's (kernel-helper/),
+# or the test bed's custom kernel (`make custom-kernel-module`).
+# (A builtin read, not uname: an exec costs 0.3 s under TCG, per test.)
+read -r KO </proc/sys/kernel/osrelease
+KO=$TREE/.output/kernel-helper-$KO/imasnap.ko
+[[ -f $KO ]] || KO=$TREE/kernel-helper/imasnap.ko
 # The template the guest kernel logs with (set by test/vm/guest-run.sh).
 TEMPLATE=${IMASNAP_TEMPLATE:-ima-sig}
 
@@ -117,4 +123,38 @@ pcrs_file() {
 		read -r v <"/sys/class/tpm/tpm0/pcr-$algo/$i" || return 1
 		printf 'PCR-%02d: %s\n' "$i" "${v,,}" >>"$out"
 	done
+}
+
+# IMA's kexec segment on CONFIG_IMA_KEXEC kernels, seen by kprobes at
+# `kexec -s -l`: the value of ima_get_binary_runtime_size() (IMA's own count
+# of the list's binary size, plus its 24-byte ima_kexec_hdr), which sizes the
+# segment, and the memsz of the segment IMA adds (its kexec_add_buffer call,
+# the first after that; struct kexec_buf: bufsz at 16, memsz at 32 on 6.1).
+TRACING=/sys/kernel/tracing
+IMA_KEXEC_EVENTS=$TRACING/events/imasnap_kexec
+
+has_ima_kexec() {
+	grep -qw ima_add_kexec_buffer /proc/kallsyms
+}
+
+ima_kexec_probes_on() {
+	echo 'r:imasnap_kexec/runtime_size ima_get_binary_runtime_size size=$retval:u64' \
+		>>"$TRACING/kprobe_events"
+	echo 'p:imasnap_kexec/add_buffer kexec_add_buffer bufsz=+16(%di):u64 memsz=+32(%di):u64' \
+		>>"$TRACING/kprobe_events"
+	echo >"$TRACING/trace"
+	echo 1 >"$IMA_KEXEC_EVENTS/enable"
+}
+
+ima_kexec_probes_off() {
+	[[ -d $IMA_KEXEC_EVENTS ]] || return 0
+	echo 0 >"$IMA_KEXEC_EVENTS/enable"
+	echo '-:imasnap_kexec/runtime_size' >>"$TRACING/kprobe_events"
+	echo '-:imasnap_kexec/add_buffer' >>"$TRACING/kprobe_events"
+}
+
+# ima_kexec_sizes: "RUNTIME_SIZE SEGMENT_MEMSZ" of the last load traced
+ima_kexec_sizes() {
+	awk '/runtime_size:/ { sub(/.*size=/, ""); size = $1; f = 1; next }
+	     f && /add_buffer:/ { sub(/.*memsz=/, ""); print size, $1 + 0; exit }' "$TRACING/trace"
 }

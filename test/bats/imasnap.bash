@@ -115,3 +115,32 @@ assert_store_is_kernel_log() {
 record_count() {
 	"$CLI" status --store "$(dirname "$1")" | sed -n 's/^store entries: //p'
 }
+
+# verify_store_ok: `imasnap verify` passes: store + kernel list replay to
+# the TPM (a list never trimmed has no base of its own)
+verify_store_ok() {
+	run "$CLI" verify --store "$STORE"
+	echo "$output"
+	[[ $status -eq 0 ]]
+	[[ $output == *"OK: store + kernel list"* ]]
+}
+
+# verify_ok: verify_store_ok, and the kernel's list from its base
+verify_ok() {
+	verify_store_ok
+	[[ $output == *"OK: kernel list from its base"* ]]
+}
+
+# evmctl_ok: evmctl, an independent replay, accepts the store against the
+# TPM's PCRs (sha1 and sha256 banks)
+evmctl_ok() {
+	local algo args=()
+	for algo in sha1 sha256; do
+		pcrs_file "$algo" "$BATS_TEST_TMPDIR/pcrs-$algo"
+		args+=(--pcrs "$algo,$BATS_TEST_TMPDIR/pcrs-$algo")
+	done
+	run evmctl ima_measurement --ignore-violations "${args[@]}" \
+		"$STORE/binary_runtime_measurements"
+	echo "$output" | tail -n 5
+	[[ $status -eq 0 ]]
+}

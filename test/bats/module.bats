@@ -12,7 +12,6 @@
 
 load helpers
 
-KO=$TREE/kernel-helper/imasnap.ko
 SNAP=/sys/kernel/security/imasnap
 BIN=$IMA_DIR/binary_runtime_measurements
 ASCII=$IMA_DIR/ascii_runtime_measurements
@@ -114,7 +113,7 @@ def state():
             st['base'][(int(pcr), alg)] = hexv
         else:
             st[k] = v
-    for k in ('trimmed', 'entries', 'bytes'):
+    for k in ('trimmed', 'epoch_start', 'entries', 'bytes'):
         st[k] = int(st[k])
     return st
 
@@ -267,8 +266,8 @@ def cmd_state_dump(path):
     with open(path, 'w') as f:
         f.write(repr(state()))
 
-def write_trim(cmd):
-    fd = os.open(SNAP + '/trim', os.O_WRONLY)
+def write_trim(cmd, name='trim'):
+    fd = os.open(SNAP + '/' + name, os.O_WRONLY)
     try:
         os.write(fd, cmd)
         return 'OK'
@@ -292,6 +291,41 @@ def cmd_pwrite(offset, cmd):
         print(errno.errorcode[e.errno])
     finally:
         os.close(fd)
+
+def cmd_ctl_write(name, data):
+    print(write_trim(data.encode().decode('unicode_escape').encode('latin-1'), name))
+
+def cmd_rebase(n, spoil):
+    """Rebase on the values the list's first n entries replay to (what a
+    trim of n computes), or on spoiled ones: flip (one bit of one value),
+    digest (of another entry), count (one too small). Prints the errno."""
+    st = state()
+    banks = tpm_banks()
+    n = int(n)
+    recs = records(read(IMA + '/binary_runtime_measurements'))
+    pcrs = sorted({r['pcr'] for r in recs} | {p for p, _ in st['base']})
+    data, tpm = stable_list_and_pcrs(banks, pcrs)
+    recs = records(data)
+    agg = last_aggregate(recs)
+    lines = []
+    for alg, size in banks:
+        start = {}
+        if agg:
+            start = {p: v for (p, a), v in agg['base'].items() if a == alg}
+        # the way IMA extends this bank is the one that gives the TPM's values
+        padded = replay(recs, alg, size, start, False).get(10) != tpm.get((10, alg))
+        base = replay(recs[:n], alg, size, start, padded)
+        for p in sorted(base):
+            lines.append('%d %s %s' % (p, ALGS[alg], base[p].hex()))
+    if spoil == 'flip':
+        p, a, h = lines[-1].split()
+        lines[-1] = '%s %s %s' % (p, a, ('%x' % (int(h[0], 16) ^ 1)) + h[1:])
+    digest = recs[n - 1]['digest'].hex() if 0 < n <= len(recs) else '00' * 20
+    if spoil == 'digest':
+        digest = recs[n]['digest'].hex()
+    count = st['trimmed'] + int(st.get('epoch_start', 0)) + n - (spoil == 'count')
+    cmd = '%d %s %d\n' % (n, digest, count) + ''.join(l + '\n' for l in lines)
+    print(write_trim(cmd.encode(), 'rebase'))
 
 def cmd_random_writes(count):
     """Thousands of invalid trim commands: each must fail, none may trim."""
@@ -466,9 +500,11 @@ teardown() {
 	rm -rf "$WORK"
 }
 
-@test "module: loads and unloads cleanly, creates trim (0200) and state (0444)" {
+@test "module: loads and unloads cleanly, creates trim, rebase, persisted (0200) and state (0444)" {
 	insmod "$KO"
 	[ "$(stat -c %a "$SNAP/trim")" = 200 ]
+	[ "$(stat -c %a "$SNAP/rebase")" = 200 ]
+	[ "$(stat -c %a "$SNAP/persisted")" = 200 ]
 	[ "$(stat -c %a "$SNAP/state")" = 444 ]
 	cat "$SNAP/state"
 	[ "$(state_value version)" = 1 ]
@@ -531,6 +567,38 @@ teardown() {
 
 	[ "$(sha256sum <"$BIN")" = "$before" ]
 	[ "$(cat "$SNAP/state")" = "$st" ]
+	no_kernel_problems
+}
+
+@test "module: rebase takes only values that replay to the TPM; wrong values, digests, counts and garbage change nothing" {
+	insmod "$KO"
+	measure_files 4 "$WORK"
+	local n before st
+	n=$(($(list_len) - 2))
+	before=$(sha256sum <"$BIN")
+	st=$(cat "$SNAP/state")
+	[ "$(checker rebase "$n" flip)" = EBADMSG ]
+	[ "$(checker rebase "$n" digest)" = ESTALE ]
+	[ "$(checker rebase "$n" count)" = EINVAL ]
+	[ "$(checker rebase $((n + 100)) none)" = ERANGE ]
+	[ "$(checker ctl-write rebase 'garbage\n')" = EINVAL ]
+	[ "$(checker ctl-write rebase '0 - 5')" = EINVAL ]
+	[ "$(checker ctl-write rebase '0 - 5\n10 sha1 00\n')" = EINVAL ]
+	[ "$(checker ctl-write rebase '0 - 5\n\n10 sha1 00\n')" = EINVAL ]
+	[ "$(checker ctl-write rebase '1 - 5\n')" = EINVAL ]
+	[ "$(checker ctl-write rebase '0 - 5\0\n')" = EINVAL ]
+	[ "$(checker ctl-write persisted 'x\n')" = EINVAL ]
+	[ "$(checker ctl-write persisted '-1\n')" = EINVAL ]
+	[ "$(checker ctl-write persisted '01\n')" = EINVAL ]
+	[ "$(sha256sum <"$BIN")" = "$before" ]
+	[ "$(cat "$SNAP/state")" = "$st" ]
+	# the true values: the first n entries go, a snapshot_aggregate records them
+	[ "$(checker rebase "$n" none)" = OK ]
+	[ "$(list_len)" -eq 3 ]
+	[ "$(state_value trimmed)" -eq "$n" ]
+	[ "$(state_value epoch_start)" -eq 0 ]
+	checker replay
+	[ "$(checker ctl-write persisted '5\n')" = OK ]
 	no_kernel_problems
 }
 

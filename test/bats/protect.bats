@@ -13,7 +13,6 @@ load helpers
 load imasnap
 
 PIN_DIR=/sys/fs/bpf/imasnap
-KO=$TREE/kernel-helper/imasnap.ko
 
 setup_file() {
 	OPS=$BATS_FILE_TMPDIR/ops.py

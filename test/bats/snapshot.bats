@@ -9,7 +9,6 @@
 load helpers
 load imasnap
 
-KO=$TREE/kernel-helper/imasnap.ko
 
 # One store for the whole file: once a test trimmed the kernel's list, only
 # a store that holds the trimmed entries can follow it.
@@ -42,26 +41,6 @@ kernel_log_copy() {
 assert_store_has() {
 	local copy=$1 off=$2
 	cmp -n "$(stat -c %s "$copy")" <(tail -c "+$((off + 1))" "$STORE/binary_runtime_measurements") "$copy"
-}
-
-verify_ok() {
-	run "$CLI" verify --store "$STORE"
-	echo "$output"
-	[[ $status -eq 0 ]]
-	[[ $output == *"OK: store + kernel list"* ]]
-	[[ $output == *"OK: kernel list from its base"* ]]
-}
-
-evmctl_ok() {
-	local algo args=()
-	for algo in sha1 sha256; do
-		pcrs_file "$algo" "$BATS_TEST_TMPDIR/pcrs-$algo"
-		args+=(--pcrs "$algo,$BATS_TEST_TMPDIR/pcrs-$algo")
-	done
-	run evmctl ima_measurement --ignore-violations "${args[@]}" \
-		"$STORE/binary_runtime_measurements"
-	echo "$output" | tail -n 5
-	[[ $status -eq 0 ]]
 }
 
 @test "snapshot trims what the store holds; store, kernel list and evmctl all verify" {

@@ -3,6 +3,10 @@
 # Shared by the benchmark scripts (sourced, inside the test guest): the
 # loader on $STORE, its status, medians. Set TREE and STORE first.
 
+# the test suites' helpers: $KO, the helper module for the running kernel
+# shellcheck source=test/bats/helpers.bash
+. "$TREE/test/bats/helpers.bash"
+
 LOADER_PID=
 LOADER_LOG=${STORE:?}.log
 

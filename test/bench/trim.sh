@@ -26,7 +26,6 @@ BASE_SECONDS=${BASE_SECONDS:-20}	# step 2's writer load without a trim
 STALL_WRITERS=${STALL_WRITERS:-1}
 MEASURE=$TREE/.output/measure
 CLI=$TREE/imasnap
-KO=$TREE/kernel-helper/imasnap.ko
 WORK=$(mktemp -d /tmp/bench.XXXXXX)		# tmpfs: measured
 SCRATCH=$(mktemp -d "${TMPDIR:-/run/imasnap-bats}/bench-trim.XXXXXX")	# ramfs
 STORE=$SCRATCH/store

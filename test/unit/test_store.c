@@ -3,7 +3,8 @@
  * Store recovery: the loader's start-up check of a store against the
  * kernel's list. The kernel's list is a file in a scratch directory named
  * by IMASNAP_SECURITYFS (the reader under test is the same code that reads
- * securityfs); the store is a scratch directory.
+ * securityfs); the store is a scratch directory. Also the loader's epoch
+ * check at start (epoch.h) as far as it goes without the kernel helper.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
 #include "store.h"
@@ -228,6 +230,93 @@ static void test_one_loader_per_store(void)
 	store_close(&b);
 }
 
+static void set_epoch(const char *text)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", store_dir, EPOCH_FILE_NAME);
+	write_file(path, text, strlen(text));
+}
+
+static struct buf epoch_bytes(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", store_dir, EPOCH_FILE_NAME);
+	return read_whole(path);
+}
+
+/* epoch_begin on the store as it is now, as the loader runs it */
+static int epoch_start_store(void)
+{
+	struct store s;
+	int err = store_open_append(&s, store_dir);
+
+	if (!err)
+		err = epoch_begin(&s);
+	store_close(&s);
+	return err;
+}
+
+static void this_boot(char id[37])
+{
+	struct buf b = read_whole("/proc/sys/kernel/random/boot_id");
+
+	memset(id, 0, 37);
+	if (b.len >= 36)
+		memcpy(id, b.data, 36);
+	buf_free(&b);
+}
+
+static void check_epoch_is(const char *want)
+{
+	struct buf got = epoch_bytes();
+
+	CHECK(got.len == strlen(want) && !memcmp(got.data, want, got.len));
+	buf_free(&got);
+}
+
+static void test_epoch_of_a_new_store(void)
+{
+	char boot[37], want[128];
+
+	this_boot(boot);
+	snprintf(want, sizeof(want), "epoch %s\nboot %s\n", boot, boot);
+	set_store("", 0);
+	set_epoch("epoch 00000000-0000-0000-0000-000000000000\n"
+		  "boot 00000000-0000-0000-0000-000000000000\n");
+	/* an empty store written in another boot: simply this boot's now */
+	CHECK_INT(epoch_start_store(), 0);
+	check_epoch_is(want);
+	/* the same boot again: nothing to prove, nothing rewritten */
+	CHECK_INT(epoch_start_store(), 0);
+	check_epoch_is(want);
+}
+
+static void test_epoch_of_another_boot_needs_the_helper(void)
+{
+	static const char other[] = "epoch 11111111-1111-1111-1111-111111111111\n"
+				    "boot 22222222-2222-2222-2222-222222222222\n";
+
+	set_store(kernel_list.data, record_end[2]);
+	set_epoch(other);
+	/* no helper to prove continuity with: refused, nothing renamed */
+	CHECK_INT(epoch_start_store(), -ENOPKG);
+	check_store_is(kernel_list.data, record_end[2]);
+	check_epoch_is(other);
+}
+
+static void test_garbage_epoch_file_is_refused(void)
+{
+	static const char junk[] = "boot\nepoch\n\x01\x02";
+
+	set_store(kernel_list.data, record_end[1]);
+	set_epoch(junk);
+	CHECK_INT(epoch_start_store(), -EINVAL);
+	check_store_is(kernel_list.data, record_end[1]);
+	check_epoch_is(junk);
+}
+
 int main(void)
 {
 	char path[256];
@@ -255,6 +344,9 @@ int main(void)
 	test_garbage_store_is_refused();
 	test_append_and_flush();
 	test_one_loader_per_store();
+	test_epoch_of_a_new_store();
+	test_epoch_of_another_boot_needs_the_helper();
+	test_garbage_epoch_file_is_refused();
 
 	snprintf(path, sizeof(path), "rm -rf %s", top);
 	if (system(path))

@@ -17,9 +17,11 @@ PACKAGES=(
 	# build
 	build-essential gcc make clang llvm libbpf-dev bpftool libelf-dev
 	zlib1g-dev libtss2-dev libssl-dev
-	# test bed: guest, TPM emulator, initramfs, kernel extraction
+	# test bed: guest, TPM emulator, initramfs, kernel extraction, kexec
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static bats
-	ima-evm-utils cpio xz-utils kmod
+	ima-evm-utils cpio xz-utils kmod kexec-tools
+	# the CONFIG_IMA_KEXEC test kernel (test/vm/custom-kernel.sh)
+	linux-source-6.1 flex bison bc dwarves
 	# used by test/vm/*.sh and the in-guest runner (usually already there)
 	coreutils util-linux procps findutils grep
 )
@@ -49,6 +51,9 @@ install)
 		exit 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
+	# kexec-tools is for the guest (the host's / is its root): it must
+	# not take over the host's own reboots
+	echo 'kexec-tools kexec-tools/load_kexec boolean false' | debconf-set-selections
 	apt-get update
 	apt-get install -y --no-install-recommends "${PACKAGES[@]}"
 	# The kernel version is only known from the archive, so the matching

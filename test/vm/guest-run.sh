@@ -18,8 +18,13 @@ set -uo pipefail
 RES=${IMASNAP_RESULTS:?}
 # shellcheck source=/dev/null
 . "$RES/guest.conf"
-# The host measures boot time from the appearance of this file.
-date +%s.%N >"$RES/started"
+# Boots of this run (--chain: one bats file each; a kexec or a reboot in
+# between). The host measures boot time from the appearance of "started".
+BOOT=$(($(cat "$RES/boots" 2>/dev/null || echo 0) + 1))
+echo "$BOOT" >"$RES/boots"
+export IMASNAP_BOOT=$BOOT
+[[ -e $RES/started ]] || date +%s.%N >"$RES/started"
+mkdir -p "$RES/persist"
 
 log() { echo "guest-run: $*"; }
 
@@ -58,6 +63,11 @@ if [[ -n ${IMASNAP_SHELL:-} ]]; then
 fi
 
 mapfile -t files <"$RES/bats-files"
+all_files=("${files[@]}")
+if [[ -n ${IMASNAP_CHAIN:-} ]]; then
+	files=("${files[BOOT - 1]}")
+	[[ -n ${files[0]} ]] || { log "boot $BOOT: no bats file left"; files=(); }
+fi
 # Stop the suite before init's watchdog fires so dmesg still gets saved.
 limit=${IMASNAP_GUEST_TIMEOUT:-2700}
 limit=$((limit - (limit > 300 ? 60 : limit / 5)))
@@ -76,18 +86,45 @@ else
 	# a hung test fails alone instead of taking the rest of the suite along
 	export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-600}
 	# --timing: "ok 1 name in 120ms", to spot slow tests (TCG is slow).
-	timeout -k 10 "$limit" bats --tap --timing "${files[@]}" >"$RES/tap" 2>"$RES/bats.stderr"
+	# appended: --chain adds one TAP stream (and plan) per boot
+	timeout -k 10 "$limit" bats --tap --timing "${files[@]}" >>"$RES/tap" 2>>"$RES/bats.stderr"
 	rc=$?
 fi
-echo "$rc" >"$RES/bats-rc"
+# the worst status of all boots
+(($(cat "$RES/bats-rc" 2>/dev/null || echo 0) != 0)) || echo "$rc" >"$RES/bats-rc"
 log "tests exited with $rc"
 
-dmesg >"$RES/dmesg" 2>&1
+dmesg >"$RES/dmesg.$BOOT" 2>&1
+ln -sf "dmesg.$BOOT" "$RES/dmesg"
 cat /sys/kernel/security/ima/ascii_runtime_measurements >"$RES/ima-ascii" 2>/dev/null
 # A kernel oops or warning during the suite is a failure even if every test
 # passed: the helper module and BPF programs run in this kernel.
-grep -E 'Oops|BUG:|WARNING:|general protection fault|Call Trace:|kernel panic|refcount_t:|UBSAN:|KASAN:' \
-	"$RES/dmesg" >"$RES/kernel-problems" || rm -f "$RES/kernel-problems"
+grep -E 'Oops|BUG:|WARNING:|general protection fault|Call Trace:|kernel panic|refcount_t:|UBSAN:|KASAN:|possible recursive locking|circular locking|list_add corruption|list_del corruption' \
+	"$RES/dmesg.$BOOT" | sed "s/^/boot $BOOT: /" >>"$RES/kernel-problems"
+[[ -s $RES/kernel-problems ]] || rm -f "$RES/kernel-problems"
+
+# --chain: the test asked for the next boot
+next=$(cat "$RES/next-boot" 2>/dev/null)
+rm -f "$RES/next-boot"
+if [[ -n ${IMASNAP_CHAIN:-} && $BOOT -lt ${#all_files[@]} ]]; then
+	sync
+	case $next in
+	kexec)
+		log "boot $BOOT: kexec -e"
+		kexec -e
+		log "kexec -e failed ($?)"
+		echo "boot $BOOT: kexec -e failed" >>"$RES/kernel-problems"
+		;;
+	reboot)
+		log "boot $BOOT: reboot (machine and TPM reset)"
+		echo b >/proc/sysrq-trigger
+		;;
+	*)
+		log "boot $BOOT: no next boot was asked for (next-boot: '$next')"
+		echo "boot $BOOT: the test did not ask for the next boot" >>"$RES/kernel-problems"
+		;;
+	esac
+fi
 date +%s.%N >"$RES/finished"
 sync
 exit

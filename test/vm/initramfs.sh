@@ -98,6 +98,9 @@ for n in "${ORDER[@]}"; do
 	esac >"$STAGE/lib/modules/$n.ko"
 done
 printf '%s\n' "${ORDER[@]}" >"$STAGE/modules.list"
+# the kernel they are for: init skips them on another (the custom kernel
+# has them built in)
+echo "$KVER" >"$STAGE/modules.kver"
 mknod -m 600 "$STAGE/dev/console" c 5 1 2>/dev/null || true
 
 mkdir -p "$(dirname "$OUT")"

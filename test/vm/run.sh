@@ -22,6 +22,14 @@
 #                     benchmark), print its output, count it as one test
 #   --env NAME=VALUE  export NAME in the guest's test environment (repeatable;
 #                     the guest inherits nothing else from the host's)
+#   --chain           run the bats files one per boot, in order: a file ends
+#                     its boot with a kexec or a reboot by writing "kexec" or
+#                     "reboot" to $IMASNAP_RESULTS/next-boot (the guest then
+#                     runs `kexec -e` or resets the machine: the TPM resets
+#                     too). $IMASNAP_RESULTS/persist survives every boot.
+#   --kernel K        debian (default: Debian's kernel, test/vm/kernel.sh) or
+#                     ima-kexec (test/vm/custom-kernel.sh: CONFIG_IMA_KEXEC,
+#                     lockdep, KASAN, list debugging)
 #
 # Environment: IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, IMASNAP_VM_MEM (2G),
 # IMASNAP_VM_SMP (2), IMASNAP_CACHE (kernel cache), IMASNAP_KEEP_RESULTS (how
@@ -50,12 +58,14 @@ TPMDEV=tpm-crb
 PRINT_ACCEL=
 SHELL_MODE=
 SCRIPT=
+CHAIN=
+KERNEL=debian
 MEM=${IMASNAP_VM_MEM:-2G}
 SMP=${IMASNAP_VM_SMP:-2}
 KEEP=${IMASNAP_KEEP_RESULTS:-20}
 
 usage() {
-	sed -n '4,30s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,38s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 die() {
@@ -77,6 +87,8 @@ while (($#)); do
 	--shell) SHELL_MODE=1 ;;
 	--script) SCRIPT=${2:?}; shift ;;
 	--env) ENVS+=("${2:?}"); shift ;;
+	--chain) CHAIN=1 ;;
+	--kernel) KERNEL=${2:?}; shift ;;
 	-h | --help) usage ;;
 	--) shift; FILES+=("$@"); break ;;
 	-*) die "unknown option $1" ;;
@@ -91,7 +103,13 @@ done
 case $ACCEL in auto | tcg | kvm) ;; *) die "--accel: auto, tcg or kvm" ;; esac
 [[ $(id -u) -eq 0 ]] || die "must run as root (9p export of /, swtpm, kernel cache)"
 
-VMLINUZ=$("$HERE/kernel.sh" vmlinuz)
+case $KERNEL in
+debian) VMLINUZ=$("$HERE/kernel.sh" vmlinuz) ;;
+ima-kexec) VMLINUZ=$("$HERE/custom-kernel.sh" vmlinuz) ;;
+*) die "--kernel: debian or ima-kexec" ;;
+esac
+# One initramfs for both: its modules are Debian's, the custom kernel has
+# what they provide built in (init skips them on another kernel).
 INITRD=$("$HERE/initramfs.sh")
 
 # Processes and temp dirs of this run, removed on any exit.
@@ -189,7 +207,7 @@ if [[ -z $RESULTS ]]; then
 	RESULTS=$(mktemp -d "$base/run-$(date +%Y%m%d-%H%M%S)-${TEMPLATE//[^A-Za-z0-9_-]/_}-XXXX")
 else
 	mkdir -p "$RESULTS"
-	rm -f "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,policy-error,dmesg,console.log,script.out}
+	rm -rf "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,policy-error,dmesg,dmesg.*,console.log,script.out,boots,next-boot,persist}
 fi
 RESULTS=$(realpath "$RESULTS")
 
@@ -199,6 +217,9 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 	echo "IMASNAP_TREE=$(shq "$TOP")"
 	echo "IMASNAP_SHELL=$SHELL_MODE"
 	echo "IMASNAP_SCRIPT=$(shq "$SCRIPT")"
+	echo "IMASNAP_CHAIN=$CHAIN"
+	# what a test needs to load this kernel again with kexec
+	echo "export IMASNAP_VMLINUZ=$(shq "$VMLINUZ") IMASNAP_INITRD=$(shq "$INITRD")"
 	# The guest gives up a little before the host does (boot time).
 	echo "IMASNAP_GUEST_TIMEOUT=$((TIMEOUT - (TIMEOUT > 300 ? 60 : TIMEOUT / 5)))"
 	for e in "${ENVS[@]}"; do
@@ -232,12 +253,18 @@ for _ in $(seq 50); do
 done
 [[ -S $TPMSTATE/sock ]] || die "swtpm did not create $TPMSTATE/sock"
 
-echo "run.sh: booting $(basename "$VMLINUZ") ($ACCEL, $CMDLINE)"
+echo "run.sh: booting $(basename "$VMLINUZ") ($KERNEL kernel, $ACCEL, $CMDLINE)"
 echo "run.sh: results in $RESULTS"
 T0=$(now)
 # shellcheck disable=SC2054 # the commas are qemu option syntax
+if [[ -n $CHAIN ]]; then
+	# a reboot resets the machine (and the TPM); a panic still ends the run
+	REBOOT_ARGS=(-action panic=shutdown)
+else
+	REBOOT_ARGS=(-no-reboot)
+fi
 QEMU_ARGS=(-machine q35 "${ACCEL_ARGS[@]}" -m "$MEM" -smp "$SMP"
-	-nodefaults -no-user-config -display none -no-reboot
+	-nodefaults -no-user-config -display none "${REBOOT_ARGS[@]}"
 	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE"
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
@@ -324,7 +351,8 @@ count() { grep -cE "$1" "$TAP"; }
 PASSED=$(count '^ok [0-9]+' ) SKIPPED=$(count '^ok [0-9]+.* # skip')
 PASSED=$((PASSED - SKIPPED))
 FAILED=$(count '^not ok [0-9]+')
-PLAN=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$TAP" | head -n1)
+# one plan per boot in --chain mode: their sum
+PLAN=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$TAP" | awk '{ n += $1; p = 1 } END { if (p) print n }')
 # Tests the plan announced but that never reported count as failed; whatever
 # else went wrong counts as one more failure each, so a crashed or silent
 # guest can never add up to "0 failed".
@@ -358,7 +386,8 @@ fi
 	PROBLEMS+=("guest kernel log has an oops or warning (see $RESULTS/dmesg)")
 FAILED=$((FAILED + MISSING + ${#PROBLEMS[@]} - (MISSING > 0)))
 
-echo "run.sh: template $TEMPLATE, accel $ACCEL, files: ${REL[*]}"
+echo "run.sh: kernel $KERNEL, template $TEMPLATE, accel $ACCEL, files: ${REL[*]}"
+[[ -z $CHAIN ]] || echo "run.sh: boots: $(cat "$RESULTS/boots" 2>/dev/null || echo 0) (--chain)"
 if [[ -n $T_STARTED ]]; then
 	echo "run.sh: boot time $(secs "$T0" "$T_STARTED") s (qemu start to test runner)"
 	[[ -z $T_FINISHED ]] ||

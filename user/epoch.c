@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "epoch.h"
+#include "kernel_log.h"
+#include "replay.h"
+#include "snapshot.h"
+
+#define BOOT_ID_SIZE 37		/* 36 characters and the NUL */
+
+struct epoch_file {
+	char epoch[BOOT_ID_SIZE];	/* boot that began the store */
+	char boot[BOOT_ID_SIZE];	/* boot that last wrote it */
+};
+
+static int read_boot_id(char id[BOOT_ID_SIZE])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	int err = 0;
+
+	if (!f || !fgets(id, BOOT_ID_SIZE, f) || strlen(id) != BOOT_ID_SIZE - 1)
+		err = -EIO;
+	if (f)
+		fclose(f);
+	if (err)
+		fprintf(stderr, "cannot read /proc/sys/kernel/random/boot_id\n");
+	return err;
+}
+
+/* -ENOENT: no file (a new store, or one older than epoch files) */
+static int epoch_read(const struct store *s, struct epoch_file *ef)
+{
+	char line[64];
+	FILE *f;
+	int fd, got = 0;
+
+	fd = openat(s->dirfd, EPOCH_FILE_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "epoch %36s", ef->epoch) == 1)
+			got |= 1;
+		else if (sscanf(line, "boot %36s", ef->boot) == 1)
+			got |= 2;
+	}
+	fclose(f);
+	if (got != 3) {
+		fprintf(stderr, "%s/%s: not an epoch file (no epoch and boot lines)\n",
+			s->dir, EPOCH_FILE_NAME);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Written to a temporary name, synced and renamed: never half a file */
+static int epoch_write(const struct store *s, const struct epoch_file *ef)
+{
+	static const char tmp[] = EPOCH_FILE_NAME ".tmp";
+	char text[128];
+	int fd, len, err = 0;
+
+	len = snprintf(text, sizeof(text), "epoch %s\nboot %s\n", ef->epoch, ef->boot);
+	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write(fd, text, len) != len || fsync(fd) ||
+	    renameat(s->dirfd, tmp, s->dirfd, EPOCH_FILE_NAME) || fsync(s->dirfd))
+		err = errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		fprintf(stderr, "cannot write %s/%s: %s\n", s->dir, EPOCH_FILE_NAME,
+			strerror(-err));
+	return err;
+}
+
+struct store_view {
+	struct buf data;
+	size_t *offsets;
+	uint64_t entries;
+	size_t tail;
+};
+
+static const uint8_t *store_record(const struct store_view *v, uint64_t i, size_t *len)
+{
+	size_t end = i + 1 < v->entries ? v->offsets[i + 1] : v->data.len - v->tail;
+
+	*len = end - v->offsets[i];
+	return v->data.data + v->offsets[i];
+}
+
+/*
+ * The PCR values after every record of the store, in the banks IMA may use,
+ * both ways IMA may extend a bank: with its own hash of the record, or with
+ * the SHA-1 digest zero-padded when the kernel had no such hash at boot.
+ */
+static int store_replay(const struct store_view *v, struct replay r[2])
+{
+	static const uint16_t algs[] = { ALG_SHA1, ALG_SHA256, ALG_SHA384, ALG_SHA512 };
+	struct log_record rec;
+	const uint8_t *p;
+	size_t len;
+	uint64_t i;
+	int err;
+
+	err = replay_init(&r[0], algs, sizeof(algs) / sizeof(algs[0]));
+	err = err ?: replay_init(&r[1], algs, sizeof(algs) / sizeof(algs[0]));
+	replay_pad_sha1(&r[1]);
+	for (i = 0; !err && i < v->entries; i++) {
+		p = store_record(v, i, &len);
+		err = log_parse(p, len, &rec, NULL) > 0 ? 0 : -EINVAL;
+		err = err ?: replay_extend(&r[0], &rec);
+		err = err ?: replay_extend(&r[1], &rec);
+	}
+	return err;
+}
+
+/*
+ * Asks the helper to cut the list's first k entries (already in the store)
+ * and to take the store's replay as the PCR values before the rest: bank b
+ * from r[1] (padded SHA-1) if bit b of padded is set, else from r[0].
+ * -EBADMSG: the rest does not replay from there to the TPM; -ESTALE: entry
+ * k is not the one the list holds there.
+ */
+static int rebase(const struct kernel_log *kl, uint64_t k, uint64_t count,
+		  const struct replay r[2], unsigned int padded)
+{
+	struct log_record rec;
+	struct buf cmd = { 0 };
+	char path[512], hex[2 * REPLAY_MAX_DIGEST + 1];
+	unsigned int pcr, b, i;
+	int fd, err = 0;
+	ssize_t n;
+
+	if (k && kernel_log_get(kl, kl->first + k - 1, &rec))
+		return -ESTALE;
+	if (k) {
+		for (i = 0; i < LOG_SHA1_SIZE; i++)
+			sprintf(hex + 2 * i, "%02x", rec.digest[i]);
+	} else {
+		strcpy(hex, "-");
+	}
+	err = buf_printf(&cmd, "%" PRIu64 " %s %" PRIu64 "\n", k, hex, count);
+	for (pcr = 0; !err && pcr < REPLAY_NR_PCRS; pcr++) {
+		if (!(r[0].pcrs_used & (1u << pcr)))
+			continue;
+		for (b = 0; !err && b < (unsigned int)r[0].nr_banks; b++) {
+			const struct replay_bank *bank = &r[!!(padded & (1u << b))].bank[b];
+
+			if (!bank->size)
+				continue;
+			for (i = 0; i < bank->size; i++)
+				sprintf(hex + 2 * i, "%02x", bank->pcr[pcr][i]);
+			err = buf_printf(&cmd, "%u %s %s\n", pcr, alg_name(bank->alg_id), hex);
+		}
+	}
+	if (err)
+		goto out;
+	securityfs_file(path, sizeof(path), "imasnap", "rebase");
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	n = write(fd, cmd.data, cmd.len);
+	err = n == (ssize_t)cmd.len ? 0 : n < 0 ? -errno : -EIO;
+	close(fd);
+out:
+	buf_free(&cmd);
+	return err;
+}
+
+/*
+ * How many of the list's first entries the store holds already (carried over
+ * by a CONFIG_IMA_KEXEC kernel). Equal records do not prove it (a kernel
+ * that carried nothing logs the same boot_aggregate again), so the caller
+ * lets the TPM decide between this count and none.
+ */
+static uint64_t carried_candidate(const struct store_view *v, const struct kernel_log *kl)
+{
+	const uint8_t *a, *b;
+	size_t alen, blen;
+	uint64_t k = 0;
+
+	while (kl->first + k < v->entries && k < kl->count) {
+		a = store_record(v, kl->first + k, &alen);
+		b = kernel_log_bytes(kl, kl->first + k, &blen);
+		if (!b || alen != blen || memcmp(a, b, alen))
+			break;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * Which of the list's first entries came over kexec, and which banks IMA
+ * extends with padded SHA-1, are not written anywhere: the TPM decides. Of
+ * the candidates, only the true one can replay to its PCRs; every refused
+ * try changes nothing.
+ */
+static int continue_epoch(const struct store *s)
+{
+	struct store_view v = { 0 };
+	struct kernel_log kl = { 0 };
+	struct replay r[2];
+	uint64_t tries[2];
+	unsigned int padded, nr_tries, i;
+	int err;
+
+	err = store_read(s->dir, &v.data, &v.offsets, &v.entries, &v.tail);
+	if (err)
+		return err < 0 ? err : -EIO;
+	err = store_replay(&v, r);
+	if (err) {
+		fprintf(stderr, "%s: cannot replay the store\n", s->dir);
+		goto out;
+	}
+	err = kernel_log_read(&kl);
+	if (err)
+		goto out;
+	tries[0] = carried_candidate(&v, &kl);
+	tries[1] = 0;
+	nr_tries = tries[0] ? 2 : 1;
+	err = -EBADMSG;
+	for (i = 0; i < nr_tries && (err == -EBADMSG || err == -ESTALE); i++) {
+		/* bank 0 is SHA-1, never padded */
+		for (padded = 0; padded < (1u << r[0].nr_banks); padded += 2) {
+			err = rebase(&kl, tries[i], v.entries, r, padded);
+			if (err != -EBADMSG && err != -ESTALE)
+				break;
+		}
+	}
+	if (!err)
+		fprintf(stderr, "imasnap-load: this boot continues the store's epoch (the TPM's PCRs replay from its %" PRIu64
+			" entries through this kernel's list; %" PRIu64 " entries came over kexec)\n",
+			v.entries, tries[i - 1]);
+	else if (err != -EBADMSG && err != -ESTALE)
+		fprintf(stderr, "imasnap-load: the helper refused to rebase the list: %s\n",
+			strerror(-err));
+out:
+	kernel_log_free(&kl);
+	buf_free(&v.data);
+	free(v.offsets);
+	return err == -ESTALE ? -EBADMSG : err;
+}
+
+/* Keeps the store under a name that says which epoch it holds, opens a new one */
+static int new_epoch(struct store *s, const struct epoch_file *old)
+{
+	char dir[sizeof(s->dir)], name[128];
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s", s->dir);
+	snprintf(name, sizeof(name), "%s.epoch-%s", STORE_LOG_NAME, old->epoch);
+	if (!faccessat(s->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW)) {
+		fprintf(stderr, "%s/%s exists already; not overwriting it\n", dir, name);
+		return -EEXIST;
+	}
+	if (renameat(s->dirfd, STORE_LOG_NAME, s->dirfd, name) || fsync(s->dirfd)) {
+		err = -errno;
+		fprintf(stderr, "cannot rename %s/%s: %s\n", dir, STORE_LOG_NAME, strerror(errno));
+		return err;
+	}
+	fprintf(stderr, "imasnap-load: this boot cannot continue the store's epoch: its %" PRIu64
+		" entries and this kernel's list do not replay to the TPM's PCRs (a full reboot reset them, or this is another TPM); kept as %s/%s, starting a new epoch\n",
+		s->entries, dir, name);
+	store_close(s);
+	return store_open_append(s, dir);
+}
+
+int epoch_begin(struct store *s)
+{
+	struct epoch_file ef = { 0 };
+	char boot[BOOT_ID_SIZE];
+	int err;
+
+	err = read_boot_id(boot);
+	if (err)
+		return err;
+	err = epoch_read(s, &ef);
+	if (err == -ENOENT) {
+		/* a new store; or one from before epoch files: taken as this boot's */
+		snprintf(ef.epoch, sizeof(ef.epoch), "%s", boot);
+	} else if (err) {
+		return err;
+	} else if (strcmp(ef.boot, boot) && (s->entries || s->tail)) {
+		if (!helper_present()) {
+			fprintf(stderr, "imasnap-load: %s was last written in another boot (%s); only the kernel helper (imasnap.ko) can prove that this boot continues its epoch: load it, or move the store away to start a new epoch\n",
+				s->dir, ef.boot);
+			return -ENOPKG;
+		}
+		err = continue_epoch(s);
+		if (err == -EBADMSG) {
+			err = new_epoch(s, &ef);
+			snprintf(ef.epoch, sizeof(ef.epoch), "%s", boot);
+		}
+		if (err)
+			return err;
+	} else if (!s->entries && !s->tail) {
+		snprintf(ef.epoch, sizeof(ef.epoch), "%s", boot);
+	}
+	if (!strcmp(ef.boot, boot))
+		return 0;
+	snprintf(ef.boot, sizeof(ef.boot), "%s", boot);
+	return epoch_write(s, &ef);
+}
