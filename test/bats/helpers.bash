@@ -154,6 +154,7 @@ ima_kexec_probes_off() {
 }
 
 # ima_kexec_sizes: "RUNTIME_SIZE SEGMENT_MEMSZ" of the last load traced
+# (read it before ima_kexec_probes_off: removing an event clears the trace)
 ima_kexec_sizes() {
 	awk '/runtime_size:/ { sub(/.*size=/, ""); size = $1; f = 1; next }
 	     f && /add_buffer:/ { sub(/.*memsz=/, ""); print size, $1 + 0; exit }' "$TRACING/trace"

@@ -44,9 +44,10 @@ load() {
 	before=$(mem_available_kib)
 	ima_kexec_probes_on
 	kexec -s -l "$IMASNAP_VMLINUZ" --initrd "$IMASNAP_INITRD" --reuse-cmdline
+	# before the probes go: removing an event clears the trace buffer
+	read -r size seg < <(ima_kexec_sizes) || true
 	ima_kexec_probes_off
 	after=$(mem_available_kib)
-	read -r size seg < <(ima_kexec_sizes)
 	printf '%-8s %12s %12s %14s %14s %16s\n' "$label" "$list_entries" "$list_bytes" \
 		"${size:-?}" "${seg:-?}" "$((before - after))"
 	kexec -u
@@ -54,10 +55,11 @@ load() {
 
 insmod "$KO"
 start_loader --snapshot-entries 0 --snapshot-bytes 0
-echo "history: $ENTRIES measurements ($WRITERS writers)"
+t0=$(now)
 "$MEASURE" -w "$WRITERS" -n "$ENTRIES" "$WORK" >/dev/null
 wait_lag0
 rm -rf "${WORK:?}"/*
+echo "history: $ENTRIES measurements ($WRITERS writers), stored in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s"
 
 printf '%-8s %12s %12s %14s %14s %16s\n' "" "list" "list" "IMA runtime" "IMA kexec" "MemAvailable"
 printf '%-8s %12s %12s %14s %14s %16s\n' "" "entries" "bytes" "size (bytes)" "segment (B)" "taken (KiB)"

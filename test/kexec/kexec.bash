@@ -49,7 +49,7 @@ start_writers() {
 	done
 	# both have measured something before the next kernel is loaded
 	for ((w = 0; w < 100; w++)); do
-		(($(wc -l <"$PERSIST/window.$BOOT" 2>/dev/null || echo 0) >= 2)) && return 0
+		[[ -f $PERSIST/window.$BOOT ]] && (($(wc -l <"$PERSIST/window.$BOOT") >= 2)) && return 0
 		sleep 0.1
 	done
 	echo "the writers measured nothing in 10 s" >&2
@@ -82,8 +82,9 @@ load_next_kernel() {
 	kexec -s -l "${IMASNAP_VMLINUZ:?}" --initrd "${IMASNAP_INITRD:?}" --reuse-cmdline
 	after=$(wc -c <"$KERNEL_LOG")
 	[[ -n $ima_kexec ]] || return 0
-	ima_kexec_probes_off
+	# before the probes go: removing an event clears the trace buffer
 	read -r size seg < <(ima_kexec_sizes)
+	ima_kexec_probes_off
 	echo "IMA runtime size $size, kexec segment $seg bytes; list $before..$after bytes"
 	((before + 24 <= size && size <= after + 24))
 	((seg < 65536))

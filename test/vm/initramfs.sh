@@ -62,7 +62,8 @@ done
 key=$(
 	{
 		echo "$KVER ${ORDER[*]}"
-		sha256sum "$BUSYBOX" "$HERE/init" "${BASH_SOURCE[0]}"
+		# contents only: every checkout of the same scripts shares it
+		cat "$BUSYBOX" "$HERE/init" "${BASH_SOURCE[0]}" | sha256sum
 	} | sha256sum | cut -c1-16
 )
 OUT=$CACHE/$KVER/initramfs-$key.cpio
@@ -108,6 +109,8 @@ mkdir -p "$(dirname "$OUT")"
 	cpio --null -o -H newc --quiet -R 0:0) >"$OUT.tmp"
 mv -f "$OUT.tmp" "$OUT"
 # Older builds (other keys) are no longer used.
-find "$CACHE/$KVER" -maxdepth 1 -name 'initramfs-*.cpio' ! -path "$OUT" -delete
+# Old ones go, but not those of the last day: a running --chain test loads
+# its initramfs again at every kexec.
+find "$CACHE/$KVER" -maxdepth 1 -name 'initramfs-*.cpio' ! -path "$OUT" -mmin +1440 -delete
 echo "initramfs.sh: built $OUT (modules: ${ORDER[*]})" >&2
 echo "$OUT"

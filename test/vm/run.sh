@@ -239,6 +239,10 @@ fi
 # The tree's path, for init to keep it visible if it lies under a directory
 # the guest mounts tmpfs on (a checkout in /tmp, say).
 CMDLINE+=" panic=-1 imasnap_tree=$TOP${APPEND:+ $APPEND}"
+# Under TCG the KASAN kernel's `kexec -s -l` hashes its segments (sha256 of
+# ~20 MB, instrumented, no resched) for longer than RCU's default 21 s
+# stall limit: a report of emulation speed, not of a kernel problem.
+[[ $KERNEL != ima-kexec ]] || CMDLINE+=" rcupdate.rcu_cpu_stall_timeout=300"
 
 # A fresh TPM for every boot. The socket path must stay short (sun_path).
 TPMSTATE=$(mktemp -d /tmp/imasnap-tpm.XXXXXX)
