@@ -207,7 +207,7 @@ if [[ -z $RESULTS ]]; then
 	RESULTS=$(mktemp -d "$base/run-$(date +%Y%m%d-%H%M%S)-${TEMPLATE//[^A-Za-z0-9_-]/_}-XXXX")
 else
 	mkdir -p "$RESULTS"
-	rm -rf "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,policy-error,dmesg,dmesg.*,console.log,script.out,boots,next-boot,persist}
+	rm -rf "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,kernel-notes,policy-error,dmesg,dmesg.*,console.log,script.out,boots,next-boot,persist}
 fi
 RESULTS=$(realpath "$RESULTS")
 
@@ -401,6 +401,10 @@ echo "run.sh: total $(secs "$T0" "$T_END") s"
 for p in "${PROBLEMS[@]}"; do
 	echo "run.sh: PROBLEM: $p"
 done
+if [[ -s $RESULTS/kernel-notes ]]; then
+	echo "run.sh: NOTE: kernel reports from before init (not counted; see dmesg):"
+	head -n 5 "$RESULTS/kernel-notes" | sed 's/^/    /'
+fi
 if [[ -s $RESULTS/kernel-problems ]]; then
 	echo "run.sh: guest kernel log:"
 	head -n 20 "$RESULTS/kernel-problems" | sed 's/^/    /'
