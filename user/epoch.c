@@ -83,21 +83,6 @@ static int epoch_write(const struct store *s, const struct epoch_file *ef)
 	return err;
 }
 
-struct store_view {
-	struct buf data;
-	size_t *offsets;
-	uint64_t entries;
-	size_t tail;
-};
-
-static const uint8_t *store_record(const struct store_view *v, uint64_t i, size_t *len)
-{
-	size_t end = i + 1 < v->entries ? v->offsets[i + 1] : v->data.len - v->tail;
-
-	*len = end - v->offsets[i];
-	return v->data.data + v->offsets[i];
-}
-
 /*
  * The PCR values after every record of the store, in the banks IMA may use,
  * both ways IMA may extend a bank: with its own hash of the record, or with
@@ -116,7 +101,7 @@ static int store_replay(const struct store_view *v, struct replay r[2])
 	err = err ?: replay_init(&r[1], algs, sizeof(algs) / sizeof(algs[0]));
 	replay_pad_sha1(&r[1]);
 	for (i = 0; !err && i < v->entries; i++) {
-		p = store_record(v, i, &len);
+		p = store_view_record(v, i, &len);
 		err = log_parse(p, len, &rec, NULL) > 0 ? 0 : -EINVAL;
 		err = err ?: replay_extend(&r[0], &rec);
 		err = err ?: replay_extend(&r[1], &rec);
@@ -136,10 +121,9 @@ static int rebase(const struct kernel_log *kl, uint64_t k, uint64_t count,
 {
 	struct log_record rec;
 	struct buf cmd = { 0 };
-	char path[512], hex[2 * REPLAY_MAX_DIGEST + 1];
+	char hex[2 * REPLAY_MAX_DIGEST + 1];
 	unsigned int pcr, b, i;
-	int fd, err = 0;
-	ssize_t n;
+	int err = 0;
 
 	if (k && kernel_log_get(kl, kl->first + k - 1, &rec))
 		return -ESTALE;
@@ -163,18 +147,8 @@ static int rebase(const struct kernel_log *kl, uint64_t k, uint64_t count,
 			err = buf_printf(&cmd, "%u %s %s\n", pcr, alg_name(bank->alg_id), hex);
 		}
 	}
-	if (err)
-		goto out;
-	securityfs_file(path, sizeof(path), "imasnap", "rebase");
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	n = write(fd, cmd.data, cmd.len);
-	err = n == (ssize_t)cmd.len ? 0 : n < 0 ? -errno : -EIO;
-	close(fd);
-out:
+	if (!err)
+		err = helper_write("rebase", cmd.data, cmd.len);
 	buf_free(&cmd);
 	return err;
 }
@@ -192,7 +166,7 @@ static uint64_t carried_candidate(const struct store_view *v, const struct kerne
 	uint64_t k = 0;
 
 	while (kl->first + k < v->entries && k < kl->count) {
-		a = store_record(v, kl->first + k, &alen);
+		a = store_view_record(v, kl->first + k, &alen);
 		b = kernel_log_bytes(kl, kl->first + k, &blen);
 		if (!b || alen != blen || memcmp(a, b, alen))
 			break;
@@ -216,7 +190,7 @@ static int continue_epoch(const struct store *s)
 	unsigned int padded, nr_tries, i;
 	int err;
 
-	err = store_read(s->dir, &v.data, &v.offsets, &v.entries, &v.tail);
+	err = store_read(s->dir, &v);
 	if (err)
 		return err < 0 ? err : -EIO;
 	err = store_replay(&v, r);
@@ -248,8 +222,7 @@ static int continue_epoch(const struct store *s)
 			strerror(-err));
 out:
 	kernel_log_free(&kl);
-	buf_free(&v.data);
-	free(v.offsets);
+	store_view_free(&v);
 	return err == -ESTALE ? -EBADMSG : err;
 }
 

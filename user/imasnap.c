@@ -44,10 +44,7 @@ struct cmd_opts {
 
 /* The store and the kernel's list, read once */
 struct combined_log {
-	struct buf store;
-	size_t *offsets;
-	uint64_t store_entries;
-	size_t store_tail;
+	struct store_view store;
 	struct kernel_log kernel;
 };
 
@@ -74,8 +71,7 @@ static const char usage[] =
 
 static void combined_free(struct combined_log *c)
 {
-	buf_free(&c->store);
-	free(c->offsets);
+	store_view_free(&c->store);
 	kernel_log_free(&c->kernel);
 }
 
@@ -84,7 +80,7 @@ static int combined_read(struct combined_log *c, const char *dir)
 	int err;
 
 	memset(c, 0, sizeof(*c));
-	err = store_read(dir, &c->store, &c->offsets, &c->store_entries, &c->store_tail);
+	err = store_read(dir, &c->store);
 	if (!err)
 		err = kernel_log_read(&c->kernel);
 	if (err)
@@ -97,21 +93,15 @@ static uint64_t combined_end(const struct combined_log *c)
 {
 	uint64_t kend = c->kernel.first + c->kernel.count;
 
-	return kend > c->store_entries ? kend : c->store_entries;
+	return kend > c->store.entries ? kend : c->store.entries;
 }
 
 /* Record i of the combined log: from the store if it has it, else the kernel */
 static const uint8_t *combined_bytes(const struct combined_log *c, uint64_t i,
 				     size_t *len)
 {
-	size_t end;
-
-	if (i < c->store_entries) {
-		end = i + 1 < c->store_entries ? c->offsets[i + 1] :
-		      c->store.len - c->store_tail;
-		*len = end - c->offsets[i];
-		return c->store.data + c->offsets[i];
-	}
+	if (i < c->store.entries)
+		return store_view_record(&c->store, i, len);
 	return kernel_log_bytes(&c->kernel, i, len);
 }
 
@@ -122,7 +112,7 @@ static void print_status_text(const struct combined_log *c, const char *dir,
 	printf("kernel entries: %" PRIu64 "\nkernel bytes: %zu\nkernel trimmed: %" PRIu64 "\n",
 	       c->kernel.count, c->kernel.raw.len, c->kernel.first);
 	printf("store: %s/%s\nstore entries: %" PRIu64 "\nstore bytes: %zu\n", dir,
-	       STORE_LOG_NAME, c->store_entries, c->store.len);
+	       STORE_LOG_NAME, c->store.entries, c->store.data.len);
 	printf("lag: %" PRIu64 "\ndrops: %" PRIu64 "\nrepairs: %" PRIu64 " (%" PRIu64 " entries)\n",
 	       lag, st->drops, st->repairs, st->repaired);
 	printf("duplicates: %" PRIu64 "\noversized: %" PRIu64
@@ -139,7 +129,7 @@ static void print_status_json(const struct combined_log *c, const struct loader_
 	printf("{\"kernel_entries\": %" PRIu64 ", \"kernel_bytes\": %zu, "
 	       "\"kernel_trimmed\": %" PRIu64 ", \"store_entries\": %" PRIu64 ", "
 	       "\"store_bytes\": %zu, \"lag\": %" PRIu64 ", ", c->kernel.count,
-	       c->kernel.raw.len, c->kernel.first, c->store_entries, c->store.len, lag);
+	       c->kernel.raw.len, c->kernel.first, c->store.entries, c->store.data.len, lag);
 	printf("\"drops\": %" PRIu64 ", \"repairs\": %" PRIu64 ", \"repaired_entries\": %"
 	       PRIu64 ", \"duplicates\": %" PRIu64 ", \"oversized\": %" PRIu64 ", ",
 	       st->drops, st->repairs, st->repaired, st->duplicates, st->truncated);
@@ -164,7 +154,7 @@ static int cmd_status(const struct cmd_opts *o)
 	stats_load(o->store_dir, &st);
 	running = store_locked(o->store_dir);
 	kend = c.kernel.first + c.kernel.count;
-	lag = kend > c.store_entries ? kend - c.store_entries : 0;
+	lag = kend > c.store.entries ? kend - c.store.entries : 0;
 	if (!aggregate_latest(&c.kernel, &agg, &at)) {
 		last_at = at;
 		snprintf(last, sizeof(last), "entry %" PRIu64 " (the kernel's list starts at entry %"
@@ -412,12 +402,12 @@ static int cmd_verify(const struct cmd_opts *o)
 	if (err)
 		return err == -EINVAL ? EXIT_MISMATCH : EXIT_UNCHECKED;
 	printf("store: %" PRIu64 " entries; kernel list: entries %" PRIu64 "..%" PRIu64 "\n",
-	       c.store_entries, c.kernel.first, c.kernel.first + c.kernel.count);
-	if (c.store_tail)
+	       c.store.entries, c.kernel.first, c.kernel.first + c.kernel.count);
+	if (c.store.tail)
 		printf("store ends in a partial record (%zu bytes): a write in progress, or a crash imasnap-load repairs on start\n",
-		       c.store_tail);
-	if (log_compare_kernel(c.store.data, c.store.len - c.store_tail, &c.kernel,
-			       c.store_entries, &index)) {
+		       c.store.tail);
+	if (log_compare_kernel(c.store.data.data, c.store.data.len - c.store.tail, &c.kernel,
+			       c.store.entries, &index)) {
 		printf("FAIL: store entry %" PRIu64 " differs from the kernel's list\n", index);
 		ret = EXIT_MISMATCH;
 		goto out;

@@ -152,13 +152,28 @@ bool helper_present(void)
 	return access(path, F_OK) == 0;
 }
 
+int helper_write(const char *file, const void *cmd, size_t len)
+{
+	char path[512];
+	ssize_t n;
+	int fd, err;
+
+	securityfs_file(path, sizeof(path), "imasnap", file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, cmd, len);
+	err = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+	close(fd);
+	return err;
+}
+
 int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
 	    uint64_t *trimmed)
 {
-	char path[512], cmd[64];
+	char cmd[64];
 	uint64_t head;
-	int fd, len, i, err;
-	ssize_t n;
+	int len, i, err;
 
 	*trimmed = 0;
 	err = kernel_head(&head);
@@ -170,13 +185,7 @@ int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
 	for (i = 0; i < LOG_SHA1_SIZE; i++)
 		len += snprintf(cmd + len, sizeof(cmd) - len, "%02x", last_digest[i]);
 	cmd[len++] = '\n';
-	securityfs_file(path, sizeof(path), "imasnap", "trim");
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, cmd, len);
-	err = n == len ? 0 : n < 0 ? -errno : -EIO;
-	close(fd);
+	err = helper_write("trim", cmd, len);
 	if (!err)
 		*trimmed = end - head;
 	return err;
@@ -184,19 +193,13 @@ int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
 
 int helper_report_persisted(uint64_t entries)
 {
-	char path[512], cmd[32];
-	int fd, len, err;
+	char cmd[32];
+	int len;
 
 	if (!helper_present())
 		return -ENODEV;
-	securityfs_file(path, sizeof(path), "imasnap", "persisted");
 	len = snprintf(cmd, sizeof(cmd), "%" PRIu64 "\n", entries);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = write(fd, cmd, len) == len ? 0 : -errno;
-	close(fd);
-	return err;
+	return helper_write("persisted", cmd, len);
 }
 
 /* Only a store that is the kernel's log where both hold entries may trim */
@@ -235,9 +238,8 @@ static int sync_store(const char *dir)
 
 int snapshot_store(const char *dir, uint64_t keep, uint64_t *trimmed)
 {
-	struct buf data = {0};
-	size_t *offsets = NULL, tail;
-	uint64_t entries;
+	struct store_view v;
+	size_t len;
 	int err;
 
 	*trimmed = 0;
@@ -245,15 +247,14 @@ int snapshot_store(const char *dir, uint64_t keep, uint64_t *trimmed)
 		return -ENODEV;
 	err = sync_store(dir);
 	if (!err)
-		err = store_read(dir, &data, &offsets, &entries, &tail);
+		err = store_read(dir, &v);
 	if (err)
 		return err < 0 ? err : -EIO;
-	err = store_matches_kernel(&data, tail, entries);
-	if (!err && entries > keep)
-		err = trim_to(entries - keep,
-			      log_record_sha1(data.data + offsets[entries - keep - 1]),
+	err = store_matches_kernel(&v.data, v.tail, v.entries);
+	if (!err && v.entries > keep)
+		err = trim_to(v.entries - keep,
+			      log_record_sha1(store_view_record(&v, v.entries - keep - 1, &len)),
 			      trimmed);
-	buf_free(&data);
-	free(offsets);
+	store_view_free(&v);
 	return err;
 }

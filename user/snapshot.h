@@ -36,6 +36,8 @@ int aggregate_latest(const struct kernel_log *kl, struct aggregate *agg,
 
 /* true when the helper module is loaded */
 bool helper_present(void);
+/* One write(2) of a command to the helper's file imasnap/<file>: 0 or -errno */
+int helper_write(const char *file, const void *cmd, size_t len);
 /* Tells the helper that the store holds the epoch's first entries durably */
 int helper_report_persisted(uint64_t entries);
 /*

@@ -122,8 +122,7 @@ fail:
 	return err;
 }
 
-int store_read(const char *dir, struct buf *data, size_t **offsets,
-	       uint64_t *entries, size_t *tail)
+int store_read(const char *dir, struct store_view *v)
 {
 	const uint8_t *map;
 	char path[4200];
@@ -141,16 +140,31 @@ int store_read(const char *dir, struct buf *data, size_t **offsets,
 	close(fd);
 	if (err)
 		return err;
-	memset(data, 0, sizeof(*data));
-	err = buf_append(data, map, len);
+	memset(v, 0, sizeof(*v));
+	err = buf_append(&v->data, map, len);
 	unmap_log(map, len);
 	if (!err)
-		err = log_index(data->data, data->len, offsets, entries, tail);
+		err = log_index(v->data.data, v->data.len, &v->offsets, &v->entries, &v->tail);
 	if (err) {
 		fprintf(stderr, "%s: not a measurement log\n", path);
-		buf_free(data);
+		store_view_free(v);
 	}
 	return err;
+}
+
+void store_view_free(struct store_view *v)
+{
+	buf_free(&v->data);
+	free(v->offsets);
+	v->offsets = NULL;
+}
+
+const uint8_t *store_view_record(const struct store_view *v, uint64_t i, size_t *len)
+{
+	size_t end = i + 1 < v->entries ? v->offsets[i + 1] : v->data.len - v->tail;
+
+	*len = end - v->offsets[i];
+	return v->data.data + v->offsets[i];
 }
 
 bool store_locked(const char *dir)

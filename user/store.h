@@ -36,9 +36,18 @@ struct store {
  * takes an exclusive lock on it: one loader per store. Counts its records.
  */
 int store_open_append(struct store *s, const char *dir);
+/* A store read whole for checking: its bytes and where each record starts */
+struct store_view {
+	struct buf data;
+	size_t *offsets;
+	uint64_t entries;
+	size_t tail;		/* bytes of a torn record after the last one */
+};
 /* Reads a store for checking: the whole log and the index of its records */
-int store_read(const char *dir, struct buf *data, size_t **offsets,
-	       uint64_t *entries, size_t *tail);
+int store_read(const char *dir, struct store_view *v);
+void store_view_free(struct store_view *v);
+/* Record i (< v->entries): its bytes and length */
+const uint8_t *store_view_record(const struct store_view *v, uint64_t i, size_t *len);
 /* true when some process (a loader) holds the store's lock */
 bool store_locked(const char *dir);
 
