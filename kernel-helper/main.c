@@ -91,6 +91,14 @@ static int state_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(state);
 
+/* Decimal, no sign, no leading zero: -EINVAL; too large for u64: -ERANGE */
+static int parse_u64(const char *s, u64 *v)
+{
+	if (!isdigit(*s) || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	return kstrtou64(s, 10, v) ? -ERANGE : 0;
+}
+
 /*
  * "<N> <40 hex>" with an optional final newline, nothing else. N is decimal
  * without sign or leading zeros; a number too large for u64 is a count past
@@ -113,12 +121,12 @@ static int trim_parse(const char *cmd, size_t len, u64 *n,
 	    hex2bin(digest, cmd + digits + 1, SHA1_DIGEST_SIZE))
 		return -EINVAL;
 	if (cmd[0] == '0')
-		return -EINVAL;	/* N = 0, or a leading zero */
+		return -EINVAL;	/* N = 0, or a leading zero on any length */
 	if (digits >= sizeof(number))
 		return -ERANGE;
 	memcpy(number, cmd, digits);
 	number[digits] = '\0';
-	return kstrtou64(number, 10, n) ? -ERANGE : 0;
+	return parse_u64(number, n);
 }
 
 static int trim_command(char *cmd, size_t len)
@@ -127,20 +135,7 @@ static int trim_command(char *cmd, size_t len)
 	u64 n;
 	int err = trim_parse(cmd, len, &n, digest);
 
-	if (err)
-		return err;
-	if (mutex_lock_interruptible(&snap.lock))
-		return -EINTR;
-	err = trim_entries(n, digest);
-	mutex_unlock(&snap.lock);
-	return err;
-}
-
-static int parse_u64(const char *s, u64 *v)
-{
-	if (!isdigit(*s) || (s[0] == '0' && s[1]))
-		return -EINVAL;
-	return kstrtou64(s, 10, v) ? -ERANGE : 0;
+	return err ?: trim_entries(n, digest);
 }
 
 static const struct pcr_bank *bank_by_name(const char *name, int *idx)
@@ -217,16 +212,9 @@ static int rebase_command(char *cmd, size_t len)
 	rb.base = kzalloc(sizeof(*rb.base), GFP_KERNEL);
 	if (!rb.base)
 		return -ENOMEM;
-	if (cmd)
-		err = rebase_parse_values(cmd, rb.base);
-	else
-		err = 0;	/* no PCR given: all zero */
-	if (!err && mutex_lock_interruptible(&snap.lock))
-		err = -EINTR;
-	else if (!err) {
-		err = rebase_entries(n, digest, &rb);
-		mutex_unlock(&snap.lock);
-	}
+	/* no PCR given: all zero */
+	err = cmd ? rebase_parse_values(cmd, rb.base) : 0;
+	err = err ?: rebase_entries(n, digest, &rb);
 	kfree(rb.base);
 	return err;
 }
@@ -243,20 +231,38 @@ static int persisted_command(char *cmd, size_t len)
 	return 0;
 }
 
-/* The write-only control files: one command per write(2), at offset 0. */
+/*
+ * The write-only control files: one command per write(2), at offset 0. A
+ * locked command runs under snap.lock. persisted is one value, written by
+ * the loader after every commit: it must not wait behind a trim.
+ */
 struct control {
 	const char *name;
 	size_t max;
+	bool locked;
 	int (*run)(char *cmd, size_t len);
 	struct dentry *dentry;
 };
 
 static struct control controls[] = {
-	{ "trim", TRIM_CMD_MAX, trim_command },
+	{ "trim", TRIM_CMD_MAX, true, trim_command },
 	/* a header and up to 24 PCRs x 4 banks of SHA-512 hex */
-	{ "rebase", 16384, rebase_command },
-	{ "persisted", 32, persisted_command },
+	{ "rebase", 16384, true, rebase_command },
+	{ "persisted", 32, false, persisted_command },
 };
+
+static int control_run(const struct control *c, char *cmd, size_t len)
+{
+	int err;
+
+	if (!c->locked)
+		return c->run(cmd, len);
+	if (mutex_lock_interruptible(&snap.lock))
+		return -EINTR;
+	err = c->run(cmd, len);
+	mutex_unlock(&snap.lock);
+	return err;
+}
 
 static ssize_t control_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
@@ -272,7 +278,7 @@ static ssize_t control_write(struct file *file, const char __user *ubuf,
 	cmd = memdup_user_nul(ubuf, count);
 	if (IS_ERR(cmd))
 		return PTR_ERR(cmd);
-	err = strlen(cmd) == count ? c->run(cmd, count) : -EINVAL;
+	err = strlen(cmd) == count ? control_run(c, cmd, count) : -EINVAL;
 	kfree(cmd);
 	return err ? err : count;
 }
