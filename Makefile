@@ -26,9 +26,8 @@ TSS_LIBS := -ltss2-esys -ltss2-tctildr -ltss2-rc
 CRYPTO_LIBS := -lcrypto
 
 LIB_SRCS := user/log.c user/replay.c user/store.c user/kernel_log.c user/snapshot.c \
-	    user/status.c user/control.c user/epoch.c
+	    user/status.c user/control.c user/epoch.c user/tpm.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
-TPM_OBJS := $(OUTPUT)/tpm.o
 BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
@@ -56,9 +55,9 @@ $(OUTPUT)/protect.o: $(OUTPUT)/protect.skel.h bpf/protect.h
 LOADER_OBJS := $(OUTPUT)/protect.o
 
 imasnap-load: $(OUTPUT)/imasnap-load.o $(LOADER_OBJS) $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(CRYPTO_LIBS) -o $@
+	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 
-imasnap: $(OUTPUT)/imasnap.o $(LIB_OBJS) $(TPM_OBJS)
+imasnap: $(OUTPUT)/imasnap.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 
 $(OUTPUT)/measure: test/tools/measure.c | $(OUTPUT)
@@ -89,7 +88,7 @@ vmlinux.h-regen:
 
 # Host unit tests: one binary per test/unit/test_*.c
 $(OUTPUT)/unit/%: test/unit/%.c test/unit/unit.h $(LIB_OBJS) | $(OUTPUT)/unit
-	$(CC) $(CFLAGS) -Itest/unit $< $(LIB_OBJS) $(CRYPTO_LIBS) -o $@
+	$(CC) $(CFLAGS) -Itest/unit $< $(LIB_OBJS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 
 unit-test: $(UNIT_TESTS)
 	@test/unit/run.sh $(UNIT_TESTS)

@@ -11,6 +11,7 @@
 #include "kernel_log.h"
 #include "replay.h"
 #include "snapshot.h"
+#include "tpm.h"
 
 #define BOOT_ID_SIZE 37		/* 36 characters and the NUL */
 
@@ -226,6 +227,59 @@ out:
 	return err == -ESTALE ? -EBADMSG : err;
 }
 
+static const uint8_t *kernel_record(const void *ctx, uint64_t i, size_t *len)
+{
+	return kernel_log_bytes(ctx, i, len);
+}
+
+/*
+ * A new (empty) store begins the epoch with the kernel's list: the list must
+ * hold the epoch's first entry, and replayed from zero give the TPM's PCRs.
+ * Neither holds when the PCRs took entries that are in no store here: trimmed
+ * into a store that is gone, or measured by the kernel before a kexec. A log
+ * started then could never be verified: -EUCLEAN, said plainly. Without a
+ * readable TPM nothing can be verified at all: the store starts, unchecked.
+ */
+static int check_list_begins_epoch(const struct store *s, const char *tcti)
+{
+	struct kernel_log kl = { 0 };
+	struct replay_pair rp;
+	struct replay tpm;
+	uint64_t counted, matched;
+	bool tpm_read;
+	int err;
+
+	err = kernel_count(&counted);
+	if (err)
+		return err;
+	tpm_read = !tpm_read_pcrs(&tpm, (1u << REPLAY_NR_PCRS) - 1, tcti);
+	err = kernel_log_read(&kl);
+	if (err)
+		goto out;
+	if (kl.first) {
+		fprintf(stderr, "imasnap-load: continuity cannot be proven: %s holds no entries, but the kernel's list starts at the epoch's entry %" PRIu64
+			"; the entries before it were trimmed into a store that is gone (or carried over kexec from one). A log started here could never be verified, so none is started: put the store back, or begin a new epoch with a full reboot.\n",
+			s->dir, kl.first);
+		err = -EUCLEAN;
+		goto out;
+	}
+	if (!tpm_read) {
+		fprintf(stderr, "imasnap-load: cannot read the TPM: the new store is not checked against it\n");
+		goto out;
+	}
+	err = replay_pair_init(&rp, &tpm);
+	err = err ?: replay_until_match(&rp, &tpm, kernel_record, &kl, 0, kl.count, counted,
+					&matched, stderr);
+	if (!err && matched == UINT64_MAX) {
+		fprintf(stderr, "imasnap-load: continuity cannot be proven: %s holds no entries, and this kernel's list replayed from zero does not give the TPM's PCRs: they took measurements that are in no store here (a kernel's before a kexec, whose store was lost or moved; or another TPM). A log started here could never be verified, so none is started: put the store back, or begin a new epoch with a full reboot.\n",
+			s->dir);
+		err = -EUCLEAN;
+	}
+out:
+	kernel_log_free(&kl);
+	return err;
+}
+
 /* Keeps the store under a name that says which epoch it holds, opens a new one */
 static int new_epoch(struct store *s, const struct epoch_file *old)
 {
@@ -250,7 +304,7 @@ static int new_epoch(struct store *s, const struct epoch_file *old)
 	return store_open_append(s, dir);
 }
 
-int epoch_begin(struct store *s)
+int epoch_begin(struct store *s, const char *tcti)
 {
 	struct epoch_file ef = { 0 };
 	char boot[BOOT_ID_SIZE];
@@ -267,7 +321,7 @@ int epoch_begin(struct store *s)
 		return err;
 	} else if (strcmp(ef.boot, boot) && (s->entries || s->tail)) {
 		if (!helper_present()) {
-			fprintf(stderr, "imasnap-load: %s was last written in another boot (%s); only the kernel helper (imasnap.ko) can prove that this boot continues its epoch: load it, or move the store away to start a new epoch\n",
+			fprintf(stderr, "imasnap-load: %s was last written in another boot (%s); only the kernel helper (imasnap.ko) can prove that this boot continues its epoch: load it (after a full reboot, moving the store away also starts a new epoch)\n",
 				s->dir, ef.boot);
 			return -ENOPKG;
 		}
@@ -280,6 +334,12 @@ int epoch_begin(struct store *s)
 			return err;
 	} else if (!s->entries && !s->tail) {
 		snprintf(ef.epoch, sizeof(ef.epoch), "%s", boot);
+	}
+	/* a new store, or the one a refused continuation began */
+	if (!s->entries && !s->tail) {
+		err = check_list_begins_epoch(s, tcti);
+		if (err)
+			return err;
 	}
 	if (!strcmp(ef.boot, boot))
 		return 0;

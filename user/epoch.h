@@ -25,8 +25,10 @@
  * Run by the loader once it holds the store (and before it reconciles it
  * with the kernel's list). May close, rename and reopen *s. 0, or -errno
  * with a message: -ENOPKG when another boot wrote the store and the helper
- * that could prove continuity is not loaded.
+ * that could prove continuity is not loaded; -EUCLEAN when the store is
+ * empty but the kernel's list does not begin the epoch (checked against the
+ * TPM named by tcti, NULL: the default).
  */
-int epoch_begin(struct store *s);
+int epoch_begin(struct store *s, const char *tcti);
 
 #endif /* IMASNAP_EPOCH_H */

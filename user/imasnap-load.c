@@ -51,6 +51,7 @@ static const char *const pin_names[] = {
 
 static struct options {
 	const char *store_dir;
+	const char *tcti;		/* the TPM a new store is checked against */
 	unsigned long ring_size;
 	uint64_t snapshot_entries;	/* 0: no automatic snapshots by count */
 	uint64_t snapshot_bytes;	/* 0: none by size */
@@ -90,7 +91,8 @@ static volatile sig_atomic_t exiting;
 
 static const char usage[] =
 	"Usage: imasnap-load [--store DIR] [--ring-size BYTES]\n"
-	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--protect] [-v]\n"
+	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--protect]\n"
+	"                    [--tcti CONF] [-v]\n"
 	"       imasnap-load --release-protection --store DIR\n"
 	"\n"
 	"Persists every IMA measurement to DIR/" STORE_LOG_NAME ",\n"
@@ -110,6 +112,9 @@ static const char usage[] =
 	"                         restarted loader takes it over\n"
 	"      --release-protection  lift that protection of DIR (logged to the\n"
 	"                         kernel log); refused while a loader runs\n"
+	"  -T, --tcti CONF        the TPM a new store is checked against: the\n"
+	"                         kernel's list must replay to its PCRs (default\n"
+	"                         device:/dev/tpmrm0)\n"
 	"  -v, --verbose          libbpf debug output\n"
 	"  -h, --help             this text\n";
 
@@ -163,6 +168,9 @@ static int parse_option(int c, const char *arg)
 	case 'R':
 		opts.release_protection = true;
 		break;
+	case 'T':
+		opts.tcti = arg;
+		break;
 	case 'v':
 		opts.verbose = true;
 		break;
@@ -187,13 +195,14 @@ static int parse_args(int argc, char **argv)
 		{ "snapshot-bytes", required_argument, NULL, 'b' },
 		{ "protect", no_argument, NULL, 'p' },
 		{ "release-protection", no_argument, NULL, 'R' },
+		{ "tcti", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:n:b:pvh", long_opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "s:r:n:b:pT:vh", long_opts, NULL)) != -1)
 		if (parse_option(c, optarg))
 			return 2;
 	if (optind < argc) {
@@ -683,7 +692,7 @@ int main(int argc, char **argv)
 
 	err = store_open_append(&l.store, opts.store_dir);
 	if (!err)
-		err = epoch_begin(&l.store);
+		err = epoch_begin(&l.store, opts.tcti);
 	if (!err)
 		err = kernel_offset(&l.offset);
 	if (err)

@@ -168,47 +168,6 @@ static int cmd_status(const struct cmd_opts *o)
 	return 0;
 }
 
-/*
- * IMA extends each bank with the template's digest in that bank's hash, or,
- * for a bank whose hash the kernel could not load at boot, with the SHA-1
- * digest zero-padded. The log does not say which, so both are replayed.
- */
-struct replay_pair {
-	struct replay hashed;
-	struct replay padded;
-};
-
-enum bank_match { NO_MATCH, HASHED_MATCH, PADDED_MATCH };
-
-static enum bank_match bank_match(const struct replay_pair *rp, int b,
-				  const struct replay *tpm, unsigned int pcr)
-{
-	const struct replay_bank *t = replay_find_bank(tpm, rp->hashed.bank[b].alg_id);
-	size_t size = rp->hashed.bank[b].size;
-
-	if (!memcmp(rp->hashed.bank[b].pcr[pcr], t->pcr[pcr], size))
-		return HASHED_MATCH;
-	if (rp->padded.bank[b].sha1_padded &&
-	    !memcmp(rp->padded.bank[b].pcr[pcr], t->pcr[pcr], size))
-		return PADDED_MATCH;
-	return NO_MATCH;
-}
-
-static bool replay_matches(const struct replay_pair *rp, const struct replay *tpm)
-{
-	unsigned int p;
-	int b;
-
-	for (p = 0; p < REPLAY_NR_PCRS; p++) {
-		if (!(rp->hashed.pcrs_used & (1u << p)))
-			continue;
-		for (b = 0; b < rp->hashed.nr_banks; b++)
-			if (rp->hashed.bank[b].size && !bank_match(rp, b, tpm, p))
-				return false;
-	}
-	return true;
-}
-
 static void print_hex(const uint8_t *p, size_t n)
 {
 	while (n--)
@@ -225,7 +184,7 @@ static void report_bank(const struct replay_pair *rp, int b, const struct replay
 		printf("PCR %u %s: not checked (no digest support)\n", pcr, name ?: "unknown bank");
 		return;
 	}
-	switch (bank_match(rp, b, tpm, pcr)) {
+	switch (replay_bank_match(rp, b, tpm, pcr)) {
 	case HASHED_MATCH:
 		printf("PCR %u %s: matches the TPM\n", pcr, name);
 		break;
@@ -254,78 +213,9 @@ static void report_pcrs(const struct replay_pair *rp, const struct replay *tpm)
 				report_bank(rp, b, tpm, p);
 }
 
-static int replay_pair_init(struct replay_pair *rp, const struct replay *tpm)
+static const uint8_t *combined_record(const void *ctx, uint64_t i, size_t *len)
 {
-	uint16_t algs[REPLAY_MAX_BANKS];
-	int b, err;
-
-	for (b = 0; b < tpm->nr_banks; b++)
-		algs[b] = tpm->bank[b].alg_id;
-	err = replay_init(&rp->hashed, algs, tpm->nr_banks);
-	err = err ?: replay_init(&rp->padded, algs, tpm->nr_banks);
-	replay_pad_sha1(&rp->padded);
-	return err;
-}
-
-/* Starts both replays from a snapshot_aggregate's base values */
-static int replay_pair_set_base(struct replay_pair *rp, const struct replay *base)
-{
-	const struct replay_bank *b;
-	unsigned int p;
-	int i, err = 0;
-
-	for (i = 0; i < base->nr_banks; i++) {
-		b = &base->bank[i];
-		for (p = 0; b->size && !err && p < REPLAY_NR_PCRS; p++) {
-			if (!(base->pcrs_used & (1u << p)))
-				continue;
-			err = replay_set_pcr(&rp->hashed, b->alg_id, p, b->pcr[p], b->size);
-			err = err ?: replay_set_pcr(&rp->padded, b->alg_id, p, b->pcr[p], b->size);
-		}
-	}
-	return err;
-}
-
-/*
- * Replays entries [from, end) of the combined log. IMA lists an entry before
- * it extends the PCR and measurements go on while we read, so the TPM is read
- * first and must equal the replay of some prefix that holds at least the
- * entries counted before that read.
- */
-static int replay_range(const struct combined_log *c, uint64_t from,
-			const struct replay *tpm, uint64_t counted,
-			struct replay_pair *rp, uint64_t *matched)
-{
-	struct log_record rec;
-	const uint8_t *bytes;
-	uint64_t i, end = combined_end(c);
-	size_t len;
-	int err;
-
-	*matched = UINT64_MAX;
-	for (i = from; i < end; i++) {
-		bytes = combined_bytes(c, i, &len);
-		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0) {
-			printf("entry %" PRIu64 ": cannot be read\n", i);
-			return -EBADMSG;
-		}
-		if (replay_check_digest(&rec)) {
-			printf("entry %" PRIu64 ": its template data does not hash to its logged digest: replay diverges here\n",
-			       i);
-			return -EBADMSG;
-		}
-		err = replay_extend(&rp->hashed, &rec);
-		err = err ?: replay_extend(&rp->padded, &rec);
-		if (err) {
-			printf("entry %" PRIu64 ": cannot be replayed (PCR %u)\n", i, rec.pcr);
-			return err;
-		}
-		if (i + 1 >= counted && replay_matches(rp, tpm)) {
-			*matched = i + 1;
-			break;
-		}
-	}
-	return 0;
+	return combined_bytes(ctx, i, len);
 }
 
 /* Replays [from, end) and reports; EXIT_VERIFIED or EXIT_MISMATCH */
@@ -335,7 +225,8 @@ static int check_replay(const struct combined_log *c, uint64_t from,
 {
 	uint64_t matched;
 
-	if (replay_range(c, from, tpm, counted, rp, &matched)) {
+	if (replay_until_match(rp, tpm, combined_record, c, from, combined_end(c), counted,
+			       &matched, stdout)) {
 		printf("FAIL: %s does not replay\n", what);
 		return EXIT_MISMATCH;
 	}

@@ -5,6 +5,7 @@
  * ima_calc_field_array_hash for each bank's template digest).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -204,4 +205,100 @@ int replay_check_digest(const struct log_record *rec)
 	if (err)
 		return err;
 	return memcmp(digest, rec->digest, LOG_SHA1_SIZE) ? -EBADMSG : 0;
+}
+
+enum bank_match replay_bank_match(const struct replay_pair *rp, int b,
+				  const struct replay *tpm, unsigned int pcr)
+{
+	const struct replay_bank *t = replay_find_bank(tpm, rp->hashed.bank[b].alg_id);
+	size_t size = rp->hashed.bank[b].size;
+
+	if (!memcmp(rp->hashed.bank[b].pcr[pcr], t->pcr[pcr], size))
+		return HASHED_MATCH;
+	if (rp->padded.bank[b].sha1_padded &&
+	    !memcmp(rp->padded.bank[b].pcr[pcr], t->pcr[pcr], size))
+		return PADDED_MATCH;
+	return NO_MATCH;
+}
+
+static bool replay_matches(const struct replay_pair *rp, const struct replay *tpm)
+{
+	unsigned int p;
+	int b;
+
+	for (p = 0; p < REPLAY_NR_PCRS; p++) {
+		if (!(rp->hashed.pcrs_used & (1u << p)))
+			continue;
+		for (b = 0; b < rp->hashed.nr_banks; b++)
+			if (rp->hashed.bank[b].size && !replay_bank_match(rp, b, tpm, p))
+				return false;
+	}
+	return true;
+}
+
+int replay_pair_init(struct replay_pair *rp, const struct replay *tpm)
+{
+	uint16_t ids[REPLAY_MAX_BANKS];
+	int b, err;
+
+	for (b = 0; b < tpm->nr_banks; b++)
+		ids[b] = tpm->bank[b].alg_id;
+	err = replay_init(&rp->hashed, ids, tpm->nr_banks);
+	err = err ?: replay_init(&rp->padded, ids, tpm->nr_banks);
+	replay_pad_sha1(&rp->padded);
+	return err;
+}
+
+int replay_pair_set_base(struct replay_pair *rp, const struct replay *base)
+{
+	const struct replay_bank *b;
+	unsigned int p;
+	int i, err = 0;
+
+	for (i = 0; i < base->nr_banks; i++) {
+		b = &base->bank[i];
+		for (p = 0; b->size && !err && p < REPLAY_NR_PCRS; p++) {
+			if (!(base->pcrs_used & (1u << p)))
+				continue;
+			err = replay_set_pcr(&rp->hashed, b->alg_id, p, b->pcr[p], b->size);
+			err = err ?: replay_set_pcr(&rp->padded, b->alg_id, p, b->pcr[p], b->size);
+		}
+	}
+	return err;
+}
+
+int replay_until_match(struct replay_pair *rp, const struct replay *tpm,
+		       replay_record_fn record, const void *ctx, uint64_t from,
+		       uint64_t end, uint64_t counted, uint64_t *matched, FILE *out)
+{
+	struct log_record rec;
+	const uint8_t *bytes;
+	uint64_t i;
+	size_t len;
+	int err;
+
+	*matched = UINT64_MAX;
+	for (i = from; i < end; i++) {
+		bytes = record(ctx, i, &len);
+		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0) {
+			fprintf(out, "entry %" PRIu64 ": cannot be read\n", i);
+			return -EBADMSG;
+		}
+		if (replay_check_digest(&rec)) {
+			fprintf(out, "entry %" PRIu64 ": its template data does not hash to its logged digest: replay diverges here\n",
+				i);
+			return -EBADMSG;
+		}
+		err = replay_extend(&rp->hashed, &rec);
+		err = err ?: replay_extend(&rp->padded, &rec);
+		if (err) {
+			fprintf(out, "entry %" PRIu64 ": cannot be replayed (PCR %u)\n", i, rec.pcr);
+			return err;
+		}
+		if (i + 1 >= counted && replay_matches(rp, tpm)) {
+			*matched = i + 1;
+			break;
+		}
+	}
+	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "log.h"
 
@@ -62,5 +63,40 @@ const struct replay_bank *replay_find_bank(const struct replay *r,
 /* Digest size of a TCG algorithm, 0 if unknown; its name ("sha256") or NULL */
 uint16_t alg_digest_size(uint16_t alg_id);
 const char *alg_name(uint16_t alg_id);
+
+/*
+ * IMA extends each bank with the template's digest in that bank's hash, or,
+ * for a bank whose hash the kernel could not load at boot, with the SHA-1
+ * digest zero-padded. The log does not say which, so both are replayed.
+ */
+struct replay_pair {
+	struct replay hashed;
+	struct replay padded;
+};
+
+enum bank_match { NO_MATCH, HASHED_MATCH, PADDED_MATCH };
+
+/* Both replays at zero, in the TPM's banks */
+int replay_pair_init(struct replay_pair *rp, const struct replay *tpm);
+/* Starts both replays from a snapshot_aggregate's base values */
+int replay_pair_set_base(struct replay_pair *rp, const struct replay *base);
+/* Whether bank b of PCR pcr equals the TPM's, and which way */
+enum bank_match replay_bank_match(const struct replay_pair *rp, int b,
+				  const struct replay *tpm, unsigned int pcr);
+
+/* Record i of some log (NULL: not there), and its length */
+typedef const uint8_t *(*replay_record_fn)(const void *ctx, uint64_t i, size_t *len);
+
+/*
+ * Replays records [from, end) into rp. IMA lists an entry before it extends
+ * the PCR and measurements go on while we read, so the TPM is read first and
+ * must equal the replay of some prefix that holds at least the entries
+ * counted before that read: *matched is the end of the first such prefix, or
+ * UINT64_MAX if none. -EBADMSG (said on out) for a record that cannot be
+ * read or whose digest is not its data's.
+ */
+int replay_until_match(struct replay_pair *rp, const struct replay *tpm,
+		       replay_record_fn record, const void *ctx, uint64_t from,
+		       uint64_t end, uint64_t counted, uint64_t *matched, FILE *out);
 
 #endif /* IMASNAP_REPLAY_H */

@@ -17,6 +17,22 @@ load kexec
 	cmp "$PERSIST/before.$BOOT" "$STORE/binary_runtime_measurements"
 }
 
+@test "kexec: a lost store: imasnap-load says so and starts no log it could never verify" {
+	local away=$STORE.away
+	mv "$STORE" "$away"
+	mkdir "$STORE"
+	# the PCRs hold the earlier kernels' entries, which are in no store now
+	run "$LOADER" --store "$STORE"
+	echo "$output"
+	mv "$STORE" "$STORE.refused"
+	mv "$away" "$STORE"
+	[[ $status -ne 0 ]]
+	[[ $output == *"continuity cannot be proven"* ]]
+	[ ! -e "$STORE.refused/epoch" ]
+	[ ! -s "$STORE.refused/binary_runtime_measurements" ]
+	rm -rf "$STORE.refused"
+}
+
 @test "kexec: the helper loads on the new kernel and imasnap-load continues the same store" {
 	local before=$PERSIST/before.$BOOT
 	insmod "$KO"

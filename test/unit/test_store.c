@@ -20,6 +20,9 @@
 #include "store.h"
 #include "unit.h"
 
+/* the epoch tests never read a TPM: the fake list is no real TPM's */
+#define NO_TPM "device:/nonexistent-tpm"
+
 static char top[64], securityfs[128], store_dir[128];
 static struct buf kernel_list;	/* what the fake kernel lists */
 static size_t record_end[16];	/* offset after each record in kernel_list */
@@ -73,10 +76,13 @@ static void add_kernel_record(int i)
 
 static void set_kernel(void)
 {
-	char path[256];
+	char path[256], count[32];
+	int len = snprintf(count, sizeof(count), "%d\n", nr_records);
 
 	snprintf(path, sizeof(path), "%s/ima/binary_runtime_measurements", securityfs);
 	write_file(path, kernel_list.data, kernel_list.len);
+	snprintf(path, sizeof(path), "%s/ima/runtime_measurements_count", securityfs);
+	write_file(path, count, len);
 }
 
 static void set_store(const void *data, size_t len)
@@ -253,7 +259,7 @@ static int epoch_start_store(void)
 	int err = store_open_append(&s, store_dir);
 
 	if (!err)
-		err = epoch_begin(&s);
+		err = epoch_begin(&s, NO_TPM);
 	store_close(&s);
 	return err;
 }
@@ -317,6 +323,52 @@ static void test_garbage_epoch_file_is_refused(void)
 	check_epoch_is(junk);
 }
 
+/* the helper's files, as it shows a list whose first @trimmed entries are gone */
+static void set_helper(const char *trimmed)
+{
+	char path[256], state[128];
+	int len = snprintf(state, sizeof(state), "version: 1\ntrimmed: %s\nepoch_start: 0\n",
+			   trimmed);
+
+	snprintf(path, sizeof(path), "%s/imasnap", securityfs);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/imasnap/trim", securityfs);
+	write_file(path, "", 0);
+	snprintf(path, sizeof(path), "%s/imasnap/state", securityfs);
+	write_file(path, state, len);
+}
+
+static void remove_helper(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/imasnap/trim", securityfs);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/imasnap/state", securityfs);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/imasnap", securityfs);
+	rmdir(path);
+}
+
+static void test_new_store_without_the_epoch_start_is_refused(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", store_dir, EPOCH_FILE_NAME);
+	unlink(path);
+	set_store("", 0);
+	/* the epoch's first two entries were trimmed into a store that is gone */
+	set_helper("2");
+	CHECK_INT(epoch_start_store(), -EUCLEAN);
+	check_store_is("", 0);
+	CHECK(access(path, F_OK) && errno == ENOENT);
+	/* the same list with nothing trimmed begins the epoch */
+	set_helper("0");
+	CHECK_INT(epoch_start_store(), 0);
+	CHECK(!access(path, F_OK));
+	remove_helper();
+}
+
 int main(void)
 {
 	char path[256];
@@ -347,6 +399,7 @@ int main(void)
 	test_epoch_of_a_new_store();
 	test_epoch_of_another_boot_needs_the_helper();
 	test_garbage_epoch_file_is_refused();
+	test_new_store_without_the_epoch_start_is_refused();
 
 	snprintf(path, sizeof(path), "rm -rf %s", top);
 	if (system(path))
