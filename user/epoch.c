@@ -86,10 +86,9 @@ static int epoch_write(const struct store *s, const struct epoch_file *ef)
 
 /*
  * The PCR values after every record of the store, in the banks IMA may use,
- * both ways IMA may extend a bank: with its own hash of the record, or with
- * the SHA-1 digest zero-padded when the kernel had no such hash at boot.
+ * both ways IMA may extend a bank (struct replay_pair)
  */
-static int store_replay(const struct store_view *v, struct replay r[2])
+static int store_replay(const struct store_view *v, struct replay_pair *rp)
 {
 	static const uint16_t algs[] = { ALG_SHA1, ALG_SHA256, ALG_SHA384, ALG_SHA512 };
 	struct log_record rec;
@@ -98,14 +97,12 @@ static int store_replay(const struct store_view *v, struct replay r[2])
 	uint64_t i;
 	int err;
 
-	err = replay_init(&r[0], algs, sizeof(algs) / sizeof(algs[0]));
-	err = err ?: replay_init(&r[1], algs, sizeof(algs) / sizeof(algs[0]));
-	replay_pad_sha1(&r[1]);
+	err = replay_pair_init_algs(rp, algs, sizeof(algs) / sizeof(algs[0]));
 	for (i = 0; !err && i < v->entries; i++) {
 		p = store_view_record(v, i, &len);
 		err = log_parse(p, len, &rec, NULL) > 0 ? 0 : -EINVAL;
-		err = err ?: replay_extend(&r[0], &rec);
-		err = err ?: replay_extend(&r[1], &rec);
+		err = err ?: replay_extend(&rp->hashed, &rec);
+		err = err ?: replay_extend(&rp->padded, &rec);
 	}
 	return err;
 }
@@ -113,12 +110,12 @@ static int store_replay(const struct store_view *v, struct replay r[2])
 /*
  * Asks the helper to cut the list's first k entries (already in the store)
  * and to take the store's replay as the PCR values before the rest: bank b
- * from r[1] (padded SHA-1) if bit b of padded is set, else from r[0].
+ * from rp->padded (padded SHA-1) if bit b of padded is set, else rp->hashed.
  * -EBADMSG: the rest does not replay from there to the TPM; -ESTALE: entry
  * k is not the one the list holds there.
  */
 static int rebase(const struct kernel_log *kl, uint64_t k, uint64_t count,
-		  const struct replay r[2], unsigned int padded)
+		  const struct replay_pair *rp, unsigned int padded)
 {
 	struct log_record rec;
 	struct buf cmd = { 0 };
@@ -136,10 +133,11 @@ static int rebase(const struct kernel_log *kl, uint64_t k, uint64_t count,
 	}
 	err = buf_printf(&cmd, "%" PRIu64 " %s %" PRIu64 "\n", k, hex, count);
 	for (pcr = 0; !err && pcr < REPLAY_NR_PCRS; pcr++) {
-		if (!(r[0].pcrs_used & (1u << pcr)))
+		if (!(rp->hashed.pcrs_used & (1u << pcr)))
 			continue;
-		for (b = 0; !err && b < (unsigned int)r[0].nr_banks; b++) {
-			const struct replay_bank *bank = &r[!!(padded & (1u << b))].bank[b];
+		for (b = 0; !err && b < (unsigned int)rp->hashed.nr_banks; b++) {
+			const struct replay *r = padded & (1u << b) ? &rp->padded : &rp->hashed;
+			const struct replay_bank *bank = &r->bank[b];
 
 			if (!bank->size)
 				continue;
@@ -186,7 +184,7 @@ static int continue_epoch(const struct store *s)
 {
 	struct store_view v = { 0 };
 	struct kernel_log kl = { 0 };
-	struct replay r[2];
+	struct replay_pair rp;
 	uint64_t tries[2];
 	unsigned int padded, nr_tries, i;
 	int err;
@@ -194,7 +192,7 @@ static int continue_epoch(const struct store *s)
 	err = store_read(s->dir, &v);
 	if (err)
 		return err < 0 ? err : -EIO;
-	err = store_replay(&v, r);
+	err = store_replay(&v, &rp);
 	if (err) {
 		fprintf(stderr, "%s: cannot replay the store\n", s->dir);
 		goto out;
@@ -208,8 +206,8 @@ static int continue_epoch(const struct store *s)
 	err = -EBADMSG;
 	for (i = 0; i < nr_tries && (err == -EBADMSG || err == -ESTALE); i++) {
 		/* bank 0 is SHA-1, never padded */
-		for (padded = 0; padded < (1u << r[0].nr_banks); padded += 2) {
-			err = rebase(&kl, tries[i], v.entries, r, padded);
+		for (padded = 0; padded < (1u << rp.hashed.nr_banks); padded += 2) {
+			err = rebase(&kl, tries[i], v.entries, &rp, padded);
 			if (err != -EBADMSG && err != -ESTALE)
 				break;
 		}

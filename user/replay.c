@@ -236,17 +236,23 @@ static bool replay_matches(const struct replay_pair *rp, const struct replay *tp
 	return true;
 }
 
+int replay_pair_init_algs(struct replay_pair *rp, const uint16_t *alg_ids, int nr_banks)
+{
+	int err = replay_init(&rp->hashed, alg_ids, nr_banks);
+
+	err = err ?: replay_init(&rp->padded, alg_ids, nr_banks);
+	replay_pad_sha1(&rp->padded);
+	return err;
+}
+
 int replay_pair_init(struct replay_pair *rp, const struct replay *tpm)
 {
 	uint16_t ids[REPLAY_MAX_BANKS];
-	int b, err;
+	int b;
 
 	for (b = 0; b < tpm->nr_banks; b++)
 		ids[b] = tpm->bank[b].alg_id;
-	err = replay_init(&rp->hashed, ids, tpm->nr_banks);
-	err = err ?: replay_init(&rp->padded, ids, tpm->nr_banks);
-	replay_pad_sha1(&rp->padded);
-	return err;
+	return replay_pair_init_algs(rp, ids, tpm->nr_banks);
 }
 
 int replay_pair_set_base(struct replay_pair *rp, const struct replay *base)

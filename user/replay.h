@@ -76,7 +76,8 @@ struct replay_pair {
 
 enum bank_match { NO_MATCH, HASHED_MATCH, PADDED_MATCH };
 
-/* Both replays at zero, in the TPM's banks */
+/* Both replays at zero, in these banks, or in the TPM's */
+int replay_pair_init_algs(struct replay_pair *rp, const uint16_t *alg_ids, int nr_banks);
 int replay_pair_init(struct replay_pair *rp, const struct replay *tpm);
 /* Starts both replays from a snapshot_aggregate's base values */
 int replay_pair_set_base(struct replay_pair *rp, const struct replay *base);
