@@ -97,7 +97,7 @@ void readers_unblock(void);
 struct imasnap_state {
 	struct mutex lock;	/* serializes trims, state reads */
 	u64 trimmed;		/* entries removed from this kernel's list */
-	u64 trimmed_before;	/* removed before a kexec that carried the list */
+	u64 trimmed_before;	/* epoch index of this kernel's entry 0 (wraps below 0) */
 	u8 epoch[IMASNAP_EPOCH_SIZE];
 	struct pcr_banks banks;
 	struct pcr_values *base; /* PCR values before the list's first entry */

@@ -16,17 +16,19 @@
  *          "<pcr> <alg> <hex>\n" (every bank for each PCR given; PCRs not
  *          given are zero): cut the first N entries (carried over, already
  *          in the store; N may be 0) and take these values as the PCRs
- *          before what remains, with C entries of the epoch before it.
- *          Accepted only if the rest of the list replays from them to the
- *          TPM's values; then a snapshot_aggregate records them. Errors as
- *          trim, and EBADMSG: they do not replay to the TPM.
+ *          before what remains, with C entries of the epoch before it
+ *          (C = 0: a new epoch begins there, when continuity cannot be
+ *          proven). Accepted only if the rest of the list replays from them
+ *          to the TPM's values; then a snapshot_aggregate records them.
+ *          Errors as trim, and EBADMSG: they do not replay to the TPM.
  *   persisted (0200, CAP_SYS_ADMIN) "<C>\n": the store holds the epoch's
  *          first C entries durably (the loader, after each commit); a reboot
  *          or kexec waits for the store to hold all (reboot.c).
  *   state  (0444) "key: value" lines: version, trimmed, epoch_start (the
- *          epoch's index of this kernel's first entry: nonzero after a
- *          kexec), entries, bytes, epoch, then "base: <pcr> <alg> <hex>" per PCR with a base and
- *          per bank the helper can hash.
+ *          epoch's index of this kernel's first entry: positive after a
+ *          kexec, negative when a new epoch began at a cut), entries, bytes,
+ *          epoch, then "base: <pcr> <alg> <hex>" per PCR with a base and per
+ *          bank the helper can hash.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -69,7 +71,7 @@ static int state_show(struct seq_file *m, void *v)
 	list_stats(&stats);
 	seq_puts(m, "version: 1\n");
 	seq_printf(m, "trimmed: %llu\n", snap.trimmed);
-	seq_printf(m, "epoch_start: %llu\n", snap.trimmed_before);
+	seq_printf(m, "epoch_start: %lld\n", (s64)snap.trimmed_before);
 	seq_printf(m, "entries: %llu\n", stats.entries);
 	seq_printf(m, "bytes: %llu\n", stats.bytes);
 	seq_printf(m, "epoch: %*phN\n", IMASNAP_EPOCH_SIZE, snap.epoch);

@@ -303,7 +303,8 @@ int recover_state(void)
 		       r.last.trimmed, trimmed);
 		goto out;
 	}
-	if (r.last.trimmed < trimmed) {
+	/* 0: a new epoch began at that cut (rebase with C = 0) */
+	if (r.last.trimmed && r.last.trimmed < trimmed) {
 		pr_err("the last snapshot_aggregate in IMA's list counts %llu entries before the list, but %llu were removed from it; refusing to load\n",
 		       r.last.trimmed, trimmed);
 		goto out;

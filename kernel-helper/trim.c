@@ -250,7 +250,8 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 			return -ESTALE;
 	}
 	after = last ? READ_ONCE(last->later.next) : &first->later;
-	if (rebase && rebase->count < snap.trimmed + n)
+	/* C = 0 begins a new epoch at the new head; otherwise C counts the cut */
+	if (rebase && rebase->count && rebase->count < snap.trimmed + n)
 		return -EINVAL;
 
 	/* 2. base values at the cut, and the record that carries them */
@@ -311,6 +312,11 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 	if (unlinked)
 		free_entries(first, unlinked);
 	snap.trimmed += unlinked;
+	/*
+	 * The head's epoch index is trimmed_before + trimmed. For a new epoch
+	 * (C = 0) this kernel's earlier entries come before the epoch: the u64
+	 * wraps below zero, and every sum with it wraps back.
+	 */
 	if (rebase)
 		snap.trimmed_before = rebase->count - snap.trimmed;
 	swap(snap.base, agg.base);

@@ -85,19 +85,27 @@ static int epoch_write(const struct store *s, const struct epoch_file *ef)
 }
 
 /*
- * The PCR values after every record of the store, in the banks IMA may use,
- * both ways IMA may extend a bank (struct replay_pair)
+ * The PCR values after every record of the store, from the epoch's base, in
+ * the banks IMA may use, both ways IMA may extend a bank (struct replay_pair)
  */
+static const uint8_t *store_record(const void *ctx, uint64_t i, size_t *len)
+{
+	return store_view_record(ctx, i, len);
+}
+
 static int store_replay(const struct store_view *v, struct replay_pair *rp)
 {
 	static const uint16_t algs[] = { ALG_SHA1, ALG_SHA256, ALG_SHA384, ALG_SHA512 };
 	struct log_record rec;
+	struct aggregate agg;
 	const uint8_t *p;
 	size_t len;
 	uint64_t i;
 	int err;
 
 	err = replay_pair_init_algs(rp, algs, sizeof(algs) / sizeof(algs[0]));
+	if (!err && !epoch_base(store_record, v, v->entries, &agg, &i))
+		err = replay_pair_set_base(rp, &agg.base);
 	for (i = 0; !err && i < v->entries; i++) {
 		p = store_view_record(v, i, &len);
 		err = log_parse(p, len, &rec, NULL) > 0 ? 0 : -EINVAL;
@@ -107,21 +115,27 @@ static int store_replay(const struct store_view *v, struct replay_pair *rp)
 	return err;
 }
 
+/* The PCR values a rebase names: which PCRs, and bank b from bank_from[b] */
+struct rebase_values {
+	const struct replay *bank_from[REPLAY_MAX_BANKS];
+	int nr_banks;
+	uint32_t pcrs;
+};
+
 /*
- * Asks the helper to cut the list's first k entries (already in the store)
- * and to take the store's replay as the PCR values before the rest: bank b
- * from rp->padded (padded SHA-1) if bit b of padded is set, else rp->hashed.
- * -EBADMSG: the rest does not replay from there to the TPM; -ESTALE: entry
- * k is not the one the list holds there.
+ * Asks the helper to cut the list's first k entries and to take the values
+ * as the PCRs before the rest, with count entries of the epoch before it (0:
+ * a new epoch begins there). -EBADMSG: the rest does not replay from there
+ * to the TPM; -ESTALE: entry k is not the one the list holds there.
  */
 static int rebase(const struct kernel_log *kl, uint64_t k, uint64_t count,
-		  const struct replay_pair *rp, unsigned int padded)
+		  const struct rebase_values *rv)
 {
 	struct log_record rec;
 	struct buf cmd = { 0 };
 	char hex[2 * REPLAY_MAX_DIGEST + 1];
-	unsigned int pcr, b, i;
-	int err = 0;
+	unsigned int pcr, i;
+	int b, err = 0;
 
 	if (k && kernel_log_get(kl, kl->first + k - 1, &rec))
 		return -ESTALE;
@@ -133,11 +147,10 @@ static int rebase(const struct kernel_log *kl, uint64_t k, uint64_t count,
 	}
 	err = buf_printf(&cmd, "%" PRIu64 " %s %" PRIu64 "\n", k, hex, count);
 	for (pcr = 0; !err && pcr < REPLAY_NR_PCRS; pcr++) {
-		if (!(rp->hashed.pcrs_used & (1u << pcr)))
+		if (!(rv->pcrs & (1u << pcr)))
 			continue;
-		for (b = 0; !err && b < (unsigned int)rp->hashed.nr_banks; b++) {
-			const struct replay *r = padded & (1u << b) ? &rp->padded : &rp->hashed;
-			const struct replay_bank *bank = &r->bank[b];
+		for (b = 0; !err && b < rv->nr_banks; b++) {
+			const struct replay_bank *bank = &rv->bank_from[b]->bank[b];
 
 			if (!bank->size)
 				continue;
@@ -184,10 +197,11 @@ static int continue_epoch(const struct store *s)
 {
 	struct store_view v = { 0 };
 	struct kernel_log kl = { 0 };
+	struct rebase_values rv;
 	struct replay_pair rp;
 	uint64_t tries[2];
 	unsigned int padded, nr_tries, i;
-	int err;
+	int b, err;
 
 	err = store_read(s->dir, &v);
 	if (err)
@@ -203,11 +217,15 @@ static int continue_epoch(const struct store *s)
 	tries[0] = carried_candidate(&v, &kl);
 	tries[1] = 0;
 	nr_tries = tries[0] ? 2 : 1;
+	rv.nr_banks = rp.hashed.nr_banks;
+	rv.pcrs = rp.hashed.pcrs_used;
 	err = -EBADMSG;
 	for (i = 0; i < nr_tries && (err == -EBADMSG || err == -ESTALE); i++) {
-		/* bank 0 is SHA-1, never padded */
-		for (padded = 0; padded < (1u << rp.hashed.nr_banks); padded += 2) {
-			err = rebase(&kl, tries[i], v.entries, &rp, padded);
+		/* bit b: bank b extended with padded SHA-1; bank 0 is SHA-1 itself */
+		for (padded = 0; padded < (1u << rv.nr_banks); padded += 2) {
+			for (b = 0; b < rv.nr_banks; b++)
+				rv.bank_from[b] = padded & (1u << b) ? &rp.padded : &rp.hashed;
+			err = rebase(&kl, tries[i], v.entries, &rv);
 			if (err != -EBADMSG && err != -ESTALE)
 				break;
 		}
@@ -234,16 +252,17 @@ static const uint8_t *kernel_record(const void *ctx, uint64_t i, size_t *len)
  * A new (empty) store begins the epoch with the kernel's list: the list must
  * hold the epoch's first entry, and replayed from zero give the TPM's PCRs.
  * Neither holds when the PCRs took entries that are in no store here: trimmed
- * into a store that is gone, or measured by the kernel before a kexec. A log
- * started then could never be verified: -EUCLEAN, said plainly. Without a
- * readable TPM nothing can be verified at all: the store starts, unchecked.
+ * into a store that is gone, or measured by the kernel before a kexec. Then
+ * -EUCLEAN, with the reason. Without a readable TPM nothing can be verified
+ * at all: the store starts, unchecked.
  */
 static int check_list_begins_epoch(const struct store *s, const char *tcti)
 {
 	struct kernel_log kl = { 0 };
 	struct replay_pair rp;
+	struct aggregate agg;
 	struct replay tpm;
-	uint64_t counted, matched;
+	uint64_t counted, matched, at;
 	bool tpm_read;
 	int err;
 
@@ -256,7 +275,7 @@ static int check_list_begins_epoch(const struct store *s, const char *tcti)
 		goto out;
 	if (kl.first) {
 		fprintf(stderr, "imasnap-load: continuity cannot be proven: %s holds no entries, but the kernel's list starts at the epoch's entry %" PRIu64
-			"; the entries before it were trimmed into a store that is gone (or carried over kexec from one). A log started here could never be verified, so none is started: put the store back, or begin a new epoch with a full reboot.\n",
+			": the entries before it were trimmed into a store that is gone (or carried over kexec from one)\n",
 			s->dir, kl.first);
 		err = -EUCLEAN;
 		goto out;
@@ -266,14 +285,105 @@ static int check_list_begins_epoch(const struct store *s, const char *tcti)
 		goto out;
 	}
 	err = replay_pair_init(&rp, &tpm);
+	/* an epoch begun at a cut (and no entry stored since) starts from its base */
+	if (!err && !epoch_base(kernel_record, &kl, kl.count, &agg, &at))
+		err = replay_pair_set_base(&rp, &agg.base);
 	err = err ?: replay_until_match(&rp, &tpm, kernel_record, &kl, 0, kl.count, counted,
 					&matched, stderr);
 	if (!err && matched == UINT64_MAX) {
-		fprintf(stderr, "imasnap-load: continuity cannot be proven: %s holds no entries, and this kernel's list replayed from zero does not give the TPM's PCRs: they took measurements that are in no store here (a kernel's before a kexec, whose store was lost or moved; or another TPM). A log started here could never be verified, so none is started: put the store back, or begin a new epoch with a full reboot.\n",
+		fprintf(stderr, "imasnap-load: continuity cannot be proven: %s holds no entries, and this kernel's list replayed from zero does not give the TPM's PCRs: they took measurements that are in no store here (a kernel's before a kexec, whose store was lost or moved; or this is another TPM)\n",
 			s->dir);
 		err = -EUCLEAN;
 	}
 out:
+	kernel_log_free(&kl);
+	return err;
+}
+
+/* The list's first n entries, cut by a new epoch, beside the store */
+static int keep_unproven(const struct store *s, const struct kernel_log *kl, uint64_t n,
+			 const char *boot, char *name, size_t size)
+{
+	const uint8_t *first, *last;
+	size_t len, flen;
+	int fd = -1, i, at, err = 0;
+
+	first = kernel_log_bytes(kl, kl->first, &flen);
+	last = kernel_log_bytes(kl, kl->first + n - 1, &len);
+	if (!first || !last)
+		return -EINVAL;
+	len += last - first;
+	for (i = 1; fd < 0 && i < 100; i++) {
+		at = snprintf(name, size, "%s.unproven-%s", STORE_LOG_NAME, boot);
+		if (i > 1)
+			snprintf(name + at, size - at, "-%d", i);
+		fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0 || write(fd, first, len) != (ssize_t)len || fsync(fd) || fsync(s->dirfd))
+		err = errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		fprintf(stderr, "imasnap-load: cannot keep the cut entries in %s/%s: %s; they are gone\n",
+			s->dir, name, strerror(-err));
+	return err;
+}
+
+/* PCRs the list's records extend */
+static uint32_t list_pcrs(const struct kernel_log *kl)
+{
+	struct log_record rec;
+	uint32_t pcrs = 0;
+	uint64_t i;
+
+	for (i = kl->first; i < kl->first + kl->count; i++)
+		if (!kernel_log_get(kl, i, &rec) && rec.pcr < REPLAY_NR_PCRS)
+			pcrs |= 1u << rec.pcr;
+	return pcrs;
+}
+
+#define CUT_TRIES	20	/* measurements between reading and cutting: again */
+
+/*
+ * When continuity cannot be proven, a new epoch begins at a cut: the helper
+ * cuts every entry of the list and takes the TPM's values as the base of
+ * what follows (rebase with C = 0, checked under IMA's mutex), so that the
+ * new store replays to the TPM from there. Entries measured between our
+ * reading and the cut make the values wrong (-EBADMSG): read again. What was
+ * cut is kept beside the store, as unproven as it is.
+ */
+static int begin_epoch_at_cut(const struct store *s, const char *tcti, const char *boot)
+{
+	struct kernel_log kl = { 0 };
+	struct rebase_values rv = { 0 };
+	struct replay tpm;
+	char name[128];
+	int b, tries, err = -EBADMSG;
+
+	for (tries = 0; tries < CUT_TRIES && (err == -EBADMSG || err == -ESTALE ||
+					      err == -ERANGE); tries++) {
+		kernel_log_free(&kl);
+		err = tpm_read_pcrs(&tpm, (1u << REPLAY_NR_PCRS) - 1, tcti);
+		err = err ?: kernel_log_read(&kl);
+		if (err)
+			break;
+		rv.nr_banks = tpm.nr_banks;
+		for (b = 0; b < tpm.nr_banks; b++)
+			rv.bank_from[b] = &tpm;
+		rv.pcrs = list_pcrs(&kl);
+		err = kl.count ? rebase(&kl, kl.count, 0, &rv) : -EBADMSG;
+	}
+	if (err) {
+		fprintf(stderr, "imasnap-load: cannot begin a new epoch at a cut: %s\n", strerror(-err));
+	} else {
+		/* the epoch has begun: a failure to keep the cut entries is said, no more */
+		keep_unproven(s, &kl, kl.count, boot, name, sizeof(name));
+		fprintf(stderr, "imasnap-load: a new epoch begins here: the helper cut the kernel's %" PRIu64
+			" entries (kept, unproven, as %s/%s) and recorded the TPM's PCRs as the base of what follows in a snapshot_aggregate; %s replays to the TPM from there\n",
+			kl.count, s->dir, name, s->dir);
+	}
 	kernel_log_free(&kl);
 	return err;
 }
@@ -336,6 +446,10 @@ int epoch_begin(struct store *s, const char *tcti)
 	/* a new store, or the one a refused continuation began */
 	if (!s->entries && !s->tail) {
 		err = check_list_begins_epoch(s, tcti);
+		if (err == -EUCLEAN && helper_present())
+			err = begin_epoch_at_cut(s, tcti, boot);
+		else if (err == -EUCLEAN)
+			fprintf(stderr, "imasnap-load: a log started here could never be verified, so none is started: load the helper (imasnap.ko) to begin a new epoch at a cut, put the store back, or reboot\n");
 		if (err)
 			return err;
 	}

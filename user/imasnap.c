@@ -279,6 +279,27 @@ static int check_kernel_list(const struct combined_log *c, const struct replay *
 	return check_replay(c, c->kernel.first, tpm, counted, &rp, "kernel list from its base");
 }
 
+/*
+ * The epoch's PCRs before its entry 0: zero, or for an epoch that began at a
+ * cut (continuity could not be proven) the TPM's values then, which its first
+ * snapshot_aggregate records.
+ */
+static int epoch_start_values(const struct combined_log *c, struct replay_pair *rp)
+{
+	struct aggregate agg;
+	uint64_t at;
+
+	if (epoch_base(combined_record, c, combined_end(c), &agg, &at))
+		return EXIT_VERIFIED;
+	printf("epoch: began at a cut (snapshot_aggregate at entry %" PRIu64
+	       "): replayed from the TPM's values then; what the TPM took before is in no store\n", at);
+	if (replay_pair_set_base(rp, &agg.base)) {
+		printf("FAIL: the snapshot_aggregate's banks do not fit the TPM's\n");
+		return EXIT_MISMATCH;
+	}
+	return EXIT_VERIFIED;
+}
+
 static int cmd_verify(const struct cmd_opts *o)
 {
 	struct replay_pair rp;
@@ -304,8 +325,9 @@ static int cmd_verify(const struct cmd_opts *o)
 		goto out;
 	}
 	printf("store matches the kernel's list where both hold entries\n");
-	ret = replay_pair_init(&rp, &tpm) ? EXIT_UNCHECKED :
-	      check_replay(&c, 0, &tpm, counted, &rp, "store + kernel list");
+	ret = replay_pair_init(&rp, &tpm) ? EXIT_UNCHECKED : epoch_start_values(&c, &rp);
+	if (ret == EXIT_VERIFIED)
+		ret = check_replay(&c, 0, &tpm, counted, &rp, "store + kernel list");
 	if (ret == EXIT_VERIFIED)
 		ret = check_kernel_list(&c, &tpm, counted);
 out:

@@ -134,6 +134,10 @@ int helper_state_value(const char *key, uint64_t *val)
 	return err;
 }
 
+/*
+ * The helper prints a negative epoch_start after a new epoch began at a cut;
+ * strtoull takes it modulo 2^64, and every sum with it wraps back.
+ */
 int kernel_offset(uint64_t *offset)
 {
 	*offset = 0;

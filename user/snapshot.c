@@ -144,6 +144,28 @@ int aggregate_latest(const struct kernel_log *kl, struct aggregate *agg,
 	return -ENOENT;
 }
 
+int epoch_base(replay_record_fn record, const void *ctx, uint64_t end,
+	       struct aggregate *agg, uint64_t *index)
+{
+	struct log_record rec;
+	const uint8_t *bytes;
+	uint64_t i;
+	size_t len;
+	int err;
+
+	for (i = 0; i < end; i++) {
+		bytes = record(ctx, i, &len);
+		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0)
+			return -ENOENT;	/* replay stops there and says so */
+		err = aggregate_parse(&rec, agg);
+		if (err == -ENOENT)
+			continue;
+		*index = i;
+		return !err && !agg->trimmed ? 0 : -ENOENT;
+	}
+	return -ENOENT;
+}
+
 bool helper_present(void)
 {
 	char path[512];

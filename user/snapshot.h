@@ -34,6 +34,15 @@ int aggregate_parse(const struct log_record *rec, struct aggregate *agg);
 int aggregate_latest(const struct kernel_log *kl, struct aggregate *agg,
 		     uint64_t *index);
 
+/*
+ * Where an epoch that began at a cut has its base: a log's first
+ * snapshot_aggregate, if it counts no entry of the epoch before the head it
+ * describes (the helper's rebase with C = 0, when continuity could not be
+ * proven). 0 with *agg and its index, or -ENOENT: the epoch began at zero.
+ */
+int epoch_base(replay_record_fn record, const void *ctx, uint64_t end,
+	       struct aggregate *agg, uint64_t *index);
+
 /* true when the helper module is loaded */
 bool helper_present(void);
 /* One write(2) of a command to the helper's file imasnap/<file>: 0 or -errno */

@@ -125,6 +125,11 @@ pcrs_file() {
 	done
 }
 
+# state_value KEY: a line of the helper's state file
+state_value() {
+	sed -n "s/^$1: //p" /sys/kernel/security/imasnap/state
+}
+
 # IMA's kexec segment on CONFIG_IMA_KEXEC kernels, seen by kprobes at
 # `kexec -s -l`: the value of ima_get_binary_runtime_size() (IMA's own count
 # of the list's binary size, plus its 24-byte ima_kexec_hdr), which sizes the

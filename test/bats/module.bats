@@ -222,7 +222,9 @@ def cmd_check_trim(old_path, new_path, n, st_old_path, st_new_path):
         fail('expected exactly one snapshot_aggregate appended')
     agg = check_aggregate_record(new[-1])
     print('aggregate: trimmed %d epoch %s head %s' % (agg['trimmed'], agg['epoch'], agg['head'].hex()))
-    if st_new['trimmed'] != st_old['trimmed'] + n or agg['trimmed'] != st_new['trimmed']:
+    # the record counts in the epoch: trimmed + epoch_start (< 0 after a new epoch)
+    if st_new['trimmed'] != st_old['trimmed'] + n or \
+       agg['trimmed'] != st_new['trimmed'] + st_new['epoch_start']:
         fail('trimmed: before %d, after %d, record %d' % (st_old['trimmed'], st_new['trimmed'], agg['trimmed']))
     if st_new['entries'] != len(new) or st_new['bytes'] != len(new_data):
         fail('state entries %d bytes %d, list has %d records, %d bytes' % (
@@ -324,6 +326,8 @@ def cmd_rebase(n, spoil):
     if spoil == 'digest':
         digest = recs[n]['digest'].hex()
     count = st['trimmed'] + int(st.get('epoch_start', 0)) + n - (spoil == 'count')
+    if spoil == 'epoch':
+        count = 0   # a new epoch begins at the cut
     cmd = '%d %s %d\n' % (n, digest, count) + ''.join(l + '\n' for l in lines)
     print(write_trim(cmd.encode(), 'rebase'))
 
@@ -461,10 +465,6 @@ trim_checked() {
 	checker check-trim "$d/old" "$d/new" "$n" "$d/st-old" "$d/st-new"
 }
 
-state_value() {
-	sed -n "s/^$1: //p" "$SNAP/state"
-}
-
 # Kernel warnings, list corruption reports or oopses since the test began.
 no_kernel_problems() {
 	local new
@@ -599,6 +599,16 @@ teardown() {
 	[ "$(state_value epoch_start)" -eq 0 ]
 	checker replay
 	[ "$(checker ctl-write persisted '5\n')" = OK ]
+	# C = 0: every entry cut, a new epoch begins; its head is the epoch's entry 0
+	[ "$(checker rebase "$(list_len)" epoch)" = OK ]
+	[ "$(state_value epoch_start)" -lt 0 ]
+	[ "$(($(state_value trimmed) + $(state_value epoch_start)))" -eq 0 ]
+	checker replay
+	# a reload recovers the same from the list
+	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
+	unload
+	insmod "$KO"
+	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
 	no_kernel_problems
 }
 

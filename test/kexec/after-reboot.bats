@@ -24,3 +24,37 @@ load kexec
 	verify_store_ok
 	evmctl_ok
 }
+
+@test "a store lost after a snapshot: imasnap-load says so and begins a new epoch at a cut, which verifies" {
+	local i
+	measure_files 5 "$(tmpfs_dir)"
+	wait_lag0
+	snapshot_ok
+	pkill -INT -x imasnap-load
+	for ((i = 0; i < 100; i++)); do
+		pgrep -x imasnap-load >/dev/null || break
+		sleep 0.1
+	done
+	mv "$STORE" "$PERSIST/store.lost"
+	mkdir "$STORE"
+	start_loader_detached
+	grep "continuity cannot be proven" "$LOADER_LOG"
+	grep "a new epoch begins here" "$LOADER_LOG"
+	# what the kernel still listed is kept beside the new store
+	[ -s "$(compgen -G "$STORE/binary_runtime_measurements.unproven-*")" ]
+	measure_files 5 "$(tmpfs_dir)"
+	wait_lag0
+	assert_store_is_kernel_log
+	verify_ok
+	[[ $output == *"epoch: began at a cut"* ]]
+	# the helper, reloaded, recovers the new epoch from its list
+	pkill -INT -x imasnap-load
+	for ((i = 0; i < 100; i++)); do
+		pgrep -x imasnap-load >/dev/null || break
+		sleep 0.1
+	done
+	rmmod imasnap
+	insmod "$KO"
+	[ "$(($(state_value trimmed) + $(state_value epoch_start)))" -eq 0 ]
+	verify_ok
+}
