@@ -53,7 +53,10 @@ load kexec
 		pgrep -x imasnap-load >/dev/null || break
 		sleep 0.1
 	done
-	rmmod imasnap
+	for ((i = 0; i < 50; i++)); do
+		rmmod imasnap 2>/dev/null && break
+		sleep 0.1
+	done
 	insmod "$KO"
 	[ "$(($(state_value trimmed) + $(state_value epoch_start)))" -eq 0 ]
 	verify_ok
