@@ -30,11 +30,7 @@ load kexec
 	measure_files 5 "$(tmpfs_dir)"
 	wait_lag0
 	snapshot_ok
-	pkill -INT -x imasnap-load
-	for ((i = 0; i < 100; i++)); do
-		pgrep -x imasnap-load >/dev/null || break
-		sleep 0.1
-	done
+	stop_loader_detached
 	mv "$STORE" "$PERSIST/store.lost"
 	mkdir "$STORE"
 	start_loader_detached
@@ -48,11 +44,7 @@ load kexec
 	verify_ok
 	[[ $output == *"epoch: began at a cut"* ]]
 	# the helper, reloaded, recovers the new epoch from its list
-	pkill -INT -x imasnap-load
-	for ((i = 0; i < 100; i++)); do
-		pgrep -x imasnap-load >/dev/null || break
-		sleep 0.1
-	done
+	stop_loader_detached
 	for ((i = 0; i < 50; i++)); do
 		rmmod imasnap 2>/dev/null && break
 		sleep 0.1

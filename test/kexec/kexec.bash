@@ -39,6 +39,18 @@ start_loader_detached() {
 	return 1
 }
 
+# stop_loader_detached: SIGINT, as a service manager would; waits (10 s)
+stop_loader_detached() {
+	local i
+	pkill -INT -x imasnap-load || return 0
+	for ((i = 0; i < 100; i++)); do
+		pgrep -x imasnap-load >/dev/null || return 0
+		sleep 0.1
+	done
+	echo "imasnap-load did not stop" >&2
+	return 1
+}
+
 # start_writers: two writers measuring until the kernel goes (writer.sh);
 # the names they measured go to $PERSIST/window.$BOOT
 start_writers() {
