@@ -303,12 +303,11 @@ int recover_state(void)
 		       r.last.trimmed, trimmed);
 		goto out;
 	}
-	/* 0: a new epoch began at that cut (rebase with C = 0) */
-	if (r.last.trimmed && r.last.trimmed < trimmed) {
-		pr_err("the last snapshot_aggregate in IMA's list counts %llu entries before the list, but %llu were removed from it; refusing to load\n",
-		       r.last.trimmed, trimmed);
-		goto out;
-	}
+	/*
+	 * The record counts in the epoch, and this kernel's entries may have
+	 * begun before it (a new epoch at a cut, rebase with C = 0): fewer
+	 * than were removed is no contradiction, and the u64 wraps below zero.
+	 */
 	snap.trimmed = trimmed;
 	snap.trimmed_before = r.last.trimmed - trimmed;
 	memcpy(snap.base, r.last.base, sizeof(*snap.base));
