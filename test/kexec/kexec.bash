@@ -27,10 +27,12 @@ teardown() {
 # start_loader_detached: imasnap-load on $STORE in its own session (and
 # without bats' fd 3, which bats waits on); waits until it follows IMA (60 s)
 start_loader_detached() {
-	local i
+	local i from
+	# the log is appended to: only this loader's lines count
+	from=$(($({ wc -l <"$LOADER_LOG"; } 2>/dev/null || echo 0) + 1))
 	setsid -f "$LOADER" --store "$STORE" >>"$LOADER_LOG" 2>&1 </dev/null 3>&-
 	for ((i = 0; i < 600; i++)); do
-		grep -qs "following IMA's measurements" "$LOADER_LOG" && return 0
+		tail -n "+$from" "$LOADER_LOG" | grep -q "following IMA's measurements" && return 0
 		((i < 20)) || pgrep -x imasnap-load >/dev/null || break
 		sleep 0.1
 	done
