@@ -256,7 +256,7 @@ static const uint8_t *kernel_record(const void *ctx, uint64_t i, size_t *len)
  * -EUCLEAN, with the reason. Without a readable TPM nothing can be verified
  * at all: the store starts, unchecked.
  */
-static int check_list_begins_epoch(const struct store *s, const char *tcti)
+static int check_list_begins_epoch(const struct store *s, const char *tcti, bool say)
 {
 	struct kernel_log kl = { 0 };
 	struct replay_pair rp;
@@ -274,9 +274,10 @@ static int check_list_begins_epoch(const struct store *s, const char *tcti)
 	if (err)
 		goto out;
 	if (kl.first) {
-		fprintf(stderr, "imasnap-load: continuity cannot be proven: %s holds no entries, but the kernel's list starts at the epoch's entry %" PRIu64
-			": the entries before it were trimmed into a store that is gone (or carried over kexec from one)\n",
-			s->dir, kl.first);
+		if (say)
+			fprintf(stderr, "imasnap-load: continuity cannot be proven: %s holds no entries, but the kernel's list starts at the epoch's entry %" PRIu64
+				": the entries before it were trimmed into a store that is gone (or carried over kexec from one)\n",
+				s->dir, kl.first);
 		err = -EUCLEAN;
 		goto out;
 	}
@@ -290,11 +291,11 @@ static int check_list_begins_epoch(const struct store *s, const char *tcti)
 		err = replay_pair_set_base(&rp, &agg.base);
 	err = err ?: replay_until_match(&rp, &tpm, kernel_record, &kl, 0, kl.count, counted,
 					&matched, stderr);
-	if (!err && matched == UINT64_MAX) {
+	if (!err && matched == UINT64_MAX && say)
 		fprintf(stderr, "imasnap-load: continuity cannot be proven: %s holds no entries, and this kernel's list replayed from zero does not give the TPM's PCRs: they took measurements that are in no store here (a kernel's before a kexec, whose store was lost or moved; or this is another TPM)\n",
 			s->dir);
+	if (!err && matched == UINT64_MAX)
 		err = -EUCLEAN;
-	}
 out:
 	kernel_log_free(&kl);
 	return err;
@@ -345,6 +346,7 @@ static uint32_t list_pcrs(const struct kernel_log *kl)
 }
 
 #define CUT_TRIES	20	/* measurements between reading and cutting: again */
+#define CHECK_TRIES	3	/* a list that does not begin the epoch, seen so */
 
 /*
  * When continuity cannot be proven, a new epoch begins at a cut: the helper
@@ -416,7 +418,7 @@ int epoch_begin(struct store *s, const char *tcti)
 {
 	struct epoch_file ef = { 0 };
 	char boot[BOOT_ID_SIZE];
-	int err;
+	int tries, err;
 
 	err = read_boot_id(boot);
 	if (err)
@@ -443,9 +445,16 @@ int epoch_begin(struct store *s, const char *tcti)
 	} else if (!s->entries && !s->tail) {
 		snprintf(ef.epoch, sizeof(ef.epoch), "%s", boot);
 	}
-	/* a new store, or the one a refused continuation began */
+	/*
+	 * A new store, or the one a refused continuation began. What follows a
+	 * failed check cuts the whole list: the failure must be seen again.
+	 */
+	for (tries = 1; !s->entries && !s->tail && tries <= CHECK_TRIES; tries++) {
+		err = check_list_begins_epoch(s, tcti, tries == CHECK_TRIES);
+		if (err != -EUCLEAN)
+			break;
+	}
 	if (!s->entries && !s->tail) {
-		err = check_list_begins_epoch(s, tcti);
 		if (err == -EUCLEAN && helper_present())
 			err = begin_epoch_at_cut(s, tcti, boot);
 		else if (err == -EUCLEAN)

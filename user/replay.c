@@ -301,7 +301,8 @@ int replay_until_match(struct replay_pair *rp, const struct replay *tpm,
 			fprintf(out, "entry %" PRIu64 ": cannot be replayed (PCR %u)\n", i, rec.pcr);
 			return err;
 		}
-		if (i + 1 >= counted && replay_matches(rp, tpm)) {
+		/* IMA counts an entry before it extends the TPM: one may be in flight */
+		if (i + 2 >= counted && replay_matches(rp, tpm)) {
 			*matched = i + 1;
 			break;
 		}

@@ -89,10 +89,11 @@ enum bank_match replay_bank_match(const struct replay_pair *rp, int b,
 typedef const uint8_t *(*replay_record_fn)(const void *ctx, uint64_t i, size_t *len);
 
 /*
- * Replays records [from, end) into rp. IMA lists an entry before it extends
- * the PCR and measurements go on while we read, so the TPM is read first and
- * must equal the replay of some prefix that holds at least the entries
- * counted before that read: *matched is the end of the first such prefix, or
+ * Replays records [from, end) into rp. IMA lists and counts an entry before
+ * it extends the PCR (both under its list mutex, so one entry at a time) and
+ * measurements go on while we read, so the TPM is read first and must equal
+ * the replay of some prefix that holds the entries counted before that read
+ * but perhaps the last: *matched is the end of the first such prefix, or
  * UINT64_MAX if none. -EBADMSG (said on out) for a record that cannot be
  * read or whose digest is not its data's.
  */

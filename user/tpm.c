@@ -14,6 +14,7 @@
 #include "tpm.h"
 
 #define DEFAULT_TCTI	"device:/dev/tpmrm0"
+#define READ_TRIES	100	/* reads of all PCRs, each spoiled by an extend */
 
 struct tpm {
 	const char *tcti_conf;
@@ -182,13 +183,19 @@ static bool want_empty(const TPML_PCR_SELECTION *want)
 	return true;
 }
 
-/* A PCR_Read returns at most 8 digests: read until nothing is left */
+/*
+ * A PCR_Read returns at most 8 digests: read until nothing is left. The
+ * values must be of one moment, or no prefix of a log measured meanwhile
+ * replays to all of them: -EAGAIN when the TPM's PCR update counter moved
+ * between two reads (an extend came in between).
+ */
 static int read_values(struct tpm *tpm, struct replay *pcrs,
 		       TPML_PCR_SELECTION *want)
 {
 	TPML_PCR_SELECTION *got;
 	TPML_DIGEST *values;
-	UINT32 update_counter;
+	UINT32 update_counter, first_counter = 0;
+	bool first = true;
 	TSS2_RC rc;
 	int n;
 
@@ -198,6 +205,13 @@ static int read_values(struct tpm *tpm, struct replay *pcrs,
 				   &values);
 		if (rc != TSS2_RC_SUCCESS)
 			return tss_error(tpm, "Esys_PCR_Read", rc);
+		if (!first && update_counter != first_counter) {
+			Esys_Free(got);
+			Esys_Free(values);
+			return -EAGAIN;
+		}
+		first = false;
+		first_counter = update_counter;
 		n = store_values(got, values, pcrs, want);
 		Esys_Free(got);
 		Esys_Free(values);
@@ -214,12 +228,22 @@ int tpm_read_pcrs(struct replay *pcrs, uint32_t pcr_mask, const char *tcti)
 {
 	struct tpm tpm = { .tcti_conf = tcti ? tcti : DEFAULT_TCTI };
 	TPML_PCR_SELECTION banks, want;
-	int err;
+	int tries, err;
 
 	err = tpm_open(&tpm);
 	err = err ?: read_banks(&tpm, &banks);
-	err = err ?: plan_read(&tpm, &banks, pcr_mask, pcrs, &want);
-	err = err ?: read_values(&tpm, pcrs, &want);
+	for (tries = 1; !err; tries++) {
+		err = plan_read(&tpm, &banks, pcr_mask, pcrs, &want);
+		err = err ?: read_values(&tpm, pcrs, &want);
+		if (err != -EAGAIN)
+			break;
+		if (tries == READ_TRIES) {
+			fprintf(stderr, "imasnap: TPM through TCTI \"%s\": PCRs changed during each of %d reads\n",
+				tpm.tcti_conf, READ_TRIES);
+			break;
+		}
+		err = 0;	/* an extend came in between: all again */
+	}
 	tpm_close(&tpm);
 	return err;
 }
