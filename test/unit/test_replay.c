@@ -262,6 +262,53 @@ static void test_bad_input(void)
 	CHECK(replay_find_bank(&r, ALG_SM3_256) == NULL);
 }
 
+static const uint8_t *record_of(const void *ctx, uint64_t i, size_t *len)
+{
+	const struct buf *bufs = ctx;
+
+	*len = bufs[i].len;
+	return bufs[i].data;
+}
+
+/* what replay_until_match finds in 3 records against a TPM after k of them */
+static uint64_t match_after(const struct buf *bufs, uint64_t k, uint64_t counted)
+{
+	struct replay_pair rp;
+	struct log_record rec;
+	struct replay tpm;
+	uint64_t i, matched = 0;
+
+	CHECK_INT(replay_init(&tpm, four_banks, NR_FOUR_BANKS), 0);
+	for (i = 0; i < k; i++) {
+		log_parse(bufs[i].data, bufs[i].len, &rec, NULL);
+		CHECK_INT(replay_extend(&tpm, &rec), 0);
+	}
+	CHECK_INT(replay_pair_init(&rp, &tpm), 0);
+	CHECK_INT(replay_until_match(&rp, &tpm, record_of, bufs, 0, 3, counted, &matched,
+				     stderr), 0);
+	return matched;
+}
+
+/*
+ * The TPM is read after the count: entries counted before it are in it, but
+ * for one IMA had counted and not yet extended; later ones may be in it too
+ */
+static void test_until_match(void)
+{
+	struct buf bufs[3] = { { 0 } };
+	struct log_record rec;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		make_record(&bufs[i], &rec, 10, i == 0 ? "/a" : i == 1 ? "/b" : "/c", false);
+	CHECK_INT(match_after(bufs, 2, 2), 2);
+	CHECK_INT(match_after(bufs, 2, 3), 2);		/* the third in flight */
+	CHECK_INT(match_after(bufs, 3, 1), 3);		/* measured since the count */
+	CHECK_INT(match_after(bufs, 1, 3), UINT64_MAX);	/* two short: not this log */
+	for (i = 0; i < 3; i++)
+		buf_free(&bufs[i]);
+}
+
 int main(void)
 {
 	test_one_record_every_bank();
@@ -272,5 +319,6 @@ int main(void)
 	test_unknown_bank();
 	test_legacy();
 	test_bad_input();
+	test_until_match();
 	UNIT_DONE();
 }
