@@ -47,7 +47,7 @@ helper_field() { sed -n "s/^$1: //p" "$SECFS/imasnap/state"; }
 # KiB of unreclaimable slab once the measured files are gone: the list's
 # entries are kmalloc'ed, and freeing them is what a trim is for
 slab_kib() {
-	rm -rf "${WORK:?}"/*
+	find "${WORK:?}" -mindepth 1 -delete
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	sleep 1		# RCU-deferred frees of the removed inodes
