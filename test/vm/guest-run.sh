@@ -97,16 +97,10 @@ log "tests exited with $rc"
 dmesg >"$RES/dmesg.$BOOT" 2>&1
 ln -sf "dmesg.$BOOT" "$RES/dmesg"
 cat /sys/kernel/security/ima/ascii_runtime_measurements >"$RES/ima-ascii" 2>/dev/null
-# A kernel oops or warning from user space on (where the helper module and
-# BPF programs run) is a failure even if every test passed. One from before
-# the kernel started init cannot come from them: it is reported as a note
-# (seen: a KASAN report in rcu_is_watching at 0.01 s on the KASAN kernel
-# under TCG, an interrupt during early CPU set-up).
-problems='Oops|BUG:|WARNING:|general protection fault|Call Trace:|kernel panic|refcount_t:|UBSAN:|KASAN:|possible recursive locking|circular locking|list_add corruption|list_del corruption'
-awk -v boot="$BOOT" -v re="$problems" -v notes="$RES/kernel-notes" '
-	$0 ~ re && init { print "boot " boot ": " $0 }
-	$0 ~ re && !init { print "boot " boot ": " $0 >>notes }
-	/Run \/init as init process/ { init = 1 }' "$RES/dmesg.$BOOT" >>"$RES/kernel-problems"
+# A kernel oops or warning from user space on is a failure even if every
+# test passed; one from before init is a note (kernel-problems.awk).
+awk -v boot="$BOOT" -v notes="$RES/kernel-notes" -f "$IMASNAP_TREE/test/vm/kernel-problems.awk" \
+	"$RES/dmesg.$BOOT" >>"$RES/kernel-problems"
 [[ -s $RES/kernel-problems ]] || rm -f "$RES/kernel-problems"
 
 # --chain: the test asked for the next boot
@@ -133,5 +127,6 @@ if [[ -n ${IMASNAP_CHAIN:-} && $BOOT -lt ${#all_files[@]} ]]; then
 fi
 date +%s.%N >"$RES/finished"
 sync
+log "powering off"
 exit
 }

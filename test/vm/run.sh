@@ -364,6 +364,11 @@ MISSING=0
 if [[ -n $PLAN ]] && ((PLAN > PASSED + SKIPPED + FAILED)); then
 	MISSING=$((PLAN - PASSED - SKIPPED - FAILED))
 fi
+# Each kernel's last words (reboot notifiers, at kexec -e, reboot or power
+# off) come after its boot saved its dmesg: only the console has them.
+awk -v console=1 -f "$HERE/kernel-problems.awk" "$RESULTS/console.log" \
+	>>"$RESULTS/kernel-problems" 2>/dev/null
+[[ -s $RESULTS/kernel-problems ]] || rm -f "$RESULTS/kernel-problems"
 PROBLEMS=()
 ((MISSING == 0)) || PROBLEMS+=("$MISSING planned tests did not report (counted as failed)")
 if [[ ! -e $RESULTS/finished ]]; then
