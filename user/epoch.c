@@ -381,10 +381,12 @@ static int begin_epoch_at_cut(const struct store *s, const char *tcti, const cha
 		fprintf(stderr, "imasnap-load: cannot begin a new epoch at a cut: %s\n", strerror(-err));
 	} else {
 		/* the epoch has begun: a failure to keep the cut entries is said, no more */
-		keep_unproven(s, &kl, kl.count, boot, name, sizeof(name));
+		bool kept = !keep_unproven(s, &kl, kl.count, boot, name, sizeof(name));
+
 		fprintf(stderr, "imasnap-load: a new epoch begins here: the helper cut the kernel's %" PRIu64
-			" entries (kept, unproven, as %s/%s) and recorded the TPM's PCRs as the base of what follows in a snapshot_aggregate; %s replays to the TPM from there\n",
-			kl.count, s->dir, name, s->dir);
+			" entries (%s%s%s%s) and recorded the TPM's PCRs as the base of what follows in a snapshot_aggregate; %s replays to the TPM from there\n",
+			kl.count, kept ? "kept, unproven, as " : "not kept",
+			kept ? s->dir : "", kept ? "/" : "", kept ? name : "", s->dir);
 	}
 	kernel_log_free(&kl);
 	return err;
