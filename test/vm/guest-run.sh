@@ -87,7 +87,10 @@ else
 	export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-600}
 	# --timing: "ok 1 name in 120ms", to spot slow tests (TCG is slow).
 	# appended: --chain adds one TAP stream (and plan) per boot
-	timeout -k 10 "$limit" bats --tap --timing "${files[@]}" >>"$RES/tap" 2>>"$RES/bats.stderr"
+	# --env IMASNAP_BATS_FILTER=REGEX: only the tests whose names match
+	timeout -k 10 "$limit" bats --tap --timing \
+		${IMASNAP_BATS_FILTER:+--filter "$IMASNAP_BATS_FILTER"} \
+		"${files[@]}" >>"$RES/tap" 2>>"$RES/bats.stderr"
 	rc=$?
 fi
 # the worst status of all boots

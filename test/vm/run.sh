@@ -21,7 +21,8 @@
 #   --script FILE     no bats: run FILE with bash in the guest (a demo or a
 #                     benchmark), print its output, count it as one test
 #   --env NAME=VALUE  export NAME in the guest's test environment (repeatable;
-#                     the guest inherits nothing else from the host's)
+#                     the guest inherits nothing else from the host's);
+#                     IMASNAP_BATS_FILTER=REGEX runs only matching tests
 #   --chain           run the bats files one per boot, in order: a file ends
 #                     its boot with a kexec or a reboot by writing "kexec" or
 #                     "reboot" to $IMASNAP_RESULTS/next-boot (the guest then
