@@ -66,7 +66,7 @@ SMP=${IMASNAP_VM_SMP:-2}
 KEEP=${IMASNAP_KEEP_RESULTS:-20}
 
 usage() {
-	sed -n '4,38s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,39s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 die() {
