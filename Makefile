@@ -123,9 +123,9 @@ $(FUZZ)/obj/%.o: user/%.c | $(FUZZ)/obj
 $(SAN)/obj/%.o: user/%.c | $(SAN)/obj
 	$(SAN_CC) $(SAN_CFLAGS) -c $< -o $@
 $(FUZZ)/libimasnap.a: $(patsubst user/%.c,$(FUZZ)/obj/%.o,$(LIB_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 $(SAN)/libimasnap.a: $(patsubst user/%.c,$(SAN)/obj/%.o,$(LIB_SRCS))
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(FUZZ)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ)/libimasnap.a
 	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer -Itest/fuzz -Itest/unit -I. \

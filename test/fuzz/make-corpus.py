@@ -108,6 +108,9 @@ def fixed_seeds():
          b"boot 7a9e2d40-1b3c-4f5e-8a6d-9c0b1e2f3a4d\n")
     seed("state", "negative-epoch-start", b"version: 1\ntrimmed: 3\nepoch_start: -3\n"
          b"entries: 4\nbytes: 600\nepoch: 00112233445566778899aabbccddeeff\n")
+    seed("stats", "real-shape", b"events: 120\ndrops: 0\nrepairs: 1\nrepaired: 3\n"
+         b"duplicates: 2\nfetched: 40\ntruncated: 0\nsnapshots: 2\ntrimmed: 150\n"
+         b"starts: 1\npid: 4242\n")
     for i, msg in enumerate([b"snapshot 0", b"snapshot 5", b"snapshot 18446744073709551615",
                              b"snapshot 18446744073709551616", b"status"]):
         seed("control", "msg-%d" % i, msg)
