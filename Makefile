@@ -127,9 +127,13 @@ $(FUZZ)/libimasnap.a: $(patsubst user/%.c,$(FUZZ)/obj/%.o,$(LIB_SRCS))
 $(SAN)/libimasnap.a: $(patsubst user/%.c,$(SAN)/obj/%.o,$(LIB_SRCS))
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(FUZZ)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ)/libimasnap.a
-	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer -Itest/fuzz -Itest/unit -I. \
-		$< $(FUZZ)/libimasnap.a $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
+# A target that needs sources beyond the library names them here: the
+# kernel helper's command parsers, which build in user space too.
+FUZZ_SRCS_helper_parse := kernel-helper/parse.c
+.SECONDEXPANSION:
+$(FUZZ)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ)/libimasnap.a $$(FUZZ_SRCS_$$*)
+	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer -Itest/fuzz -Itest/unit -Ikernel-helper -I. \
+		$< $(FUZZ_SRCS_$*) $(FUZZ)/libimasnap.a $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 fuzz: $(FUZZ_TARGETS)
 fuzz-check: fuzz
 	@test/fuzz/run.sh
