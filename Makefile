@@ -108,3 +108,48 @@ test-all: all custom-kernel-module
 clean:
 	rm -rf $(OUTPUT) imasnap-load imasnap
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel-helper clean
+
+# Sanitizer builds (docs/testing-fuzz.md): the library sources compiled again
+# with clang and ASan+UBSan into object directories of their own, so they
+# coexist with the normal build. `make fuzz` builds one libFuzzer binary per
+# test/fuzz/fuzz_<name>.c; the library is an archive, so a target may
+# #include a library (or kernel helper) source to reach its static functions
+# and the archive's copy of that object is then not linked.
+SAN_CC ?= clang
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -g -O1
+SAN_CFLAGS = $(filter-out -g -O%,$(CFLAGS)) $(SAN_FLAGS) -MMD -MP
+FUZZ := $(OUTPUT)/fuzz
+SAN := $(OUTPUT)/san
+FUZZ_TARGETS := $(patsubst test/fuzz/%.c,$(FUZZ)/%,$(wildcard test/fuzz/fuzz_*.c))
+SAN_UNIT_TESTS := $(patsubst test/unit/%.c,$(SAN)/unit/%,$(wildcard test/unit/test_*.c))
+
+.PHONY: fuzz fuzz-check unit-test-san
+$(FUZZ)/obj $(SAN)/obj $(SAN)/unit:
+	mkdir -p $@
+# (one rule each: a pattern rule with two targets makes both at once)
+$(FUZZ)/obj/%.o: user/%.c | $(FUZZ)/obj
+	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(SAN)/obj/%.o: user/%.c | $(SAN)/obj
+	$(SAN_CC) $(SAN_CFLAGS) -c $< -o $@
+$(FUZZ)/libimasnap.a: $(patsubst user/%.c,$(FUZZ)/obj/%.o,$(LIB_SRCS))
+	rm -f $@ && $(AR) rcs $@ $^
+$(SAN)/libimasnap.a: $(patsubst user/%.c,$(SAN)/obj/%.o,$(LIB_SRCS))
+	rm -f $@ && $(AR) rcs $@ $^
+
+# A target that needs sources beyond the library names them here: the
+# kernel helper's command parsers, which build in user space too.
+FUZZ_SRCS_helper_parse := kernel-helper/parse.c
+.SECONDEXPANSION:
+$(FUZZ)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ)/libimasnap.a $$(FUZZ_SRCS_$$*)
+	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer -Itest/fuzz -Itest/unit -Ikernel-helper -I. \
+		$< $(FUZZ_SRCS_$*) $(FUZZ)/libimasnap.a $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
+fuzz: $(FUZZ_TARGETS)
+fuzz-check: fuzz
+	@test/fuzz/run.sh
+
+$(SAN)/unit/%: test/unit/%.c test/unit/unit.h $(SAN)/libimasnap.a | $(SAN)/unit
+	$(SAN_CC) $(SAN_CFLAGS) -Itest/unit $< $(SAN)/libimasnap.a $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
+unit-test-san: $(SAN_UNIT_TESTS)
+	@test/unit/run.sh --label san $(SAN_UNIT_TESTS)
+
+-include $(wildcard $(FUZZ)/*.d $(FUZZ)/obj/*.d $(SAN)/obj/*.d $(SAN)/unit/*.d)

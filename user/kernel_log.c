@@ -110,10 +110,14 @@ void securityfs_file(char *path, size_t size, const char *dir, const char *file)
 	snprintf(path, size, "%s/%s%s%s", securityfs_path(), dir, *file ? "/" : "", file);
 }
 
+/*
+ * Whole lines (getline: a long one is not read as several), and a value of
+ * digits, '-' allowed (strtoull alone also takes blanks, '+', or nothing)
+ */
 int helper_state_value(const char *key, uint64_t *val)
 {
-	char path[512], line[256], *end;
-	size_t klen = strlen(key);
+	char path[512], *line = NULL, *value, *digit, *end;
+	size_t klen = strlen(key), cap = 0;
 	int err = -ENOENT;
 	FILE *f;
 
@@ -121,13 +125,16 @@ int helper_state_value(const char *key, uint64_t *val)
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	while (err && fgets(line, sizeof(line), f)) {
+	while (err && getline(&line, &cap, f) > 0) {
 		if (strncmp(line, key, klen) || strncmp(line + klen, ": ", 2))
 			continue;
+		value = line + klen + 2;
+		digit = value + (*value == '-');
 		errno = 0;
-		*val = strtoull(line + klen + 2, &end, 10);
-		err = errno || *end != '\n' ? -EINVAL : 0;
+		*val = strtoull(value, &end, 10);
+		err = errno || *digit < '0' || *digit > '9' || *end != '\n' ? -EINVAL : 0;
 	}
+	free(line);
 	fclose(f);
 	if (err)
 		fprintf(stderr, "%s: no \"%s:\" line\n", path, key);

@@ -51,8 +51,13 @@ static int record_field(const struct log_record *rec, int n,
 	return -ENOENT;
 }
 
+/*
+ * sizes[] gets each bank's digest size as the table gives it: the PCR records
+ * hold values of that size even for a bank this program cannot replay (an
+ * algorithm it does not know, or one the helper could not hash)
+ */
 static int parse_banks(const uint8_t **p, const uint8_t *end, struct aggregate *agg,
-		       int nr_banks)
+		       int nr_banks, uint16_t *sizes)
 {
 	uint16_t algs[REPLAY_MAX_BANKS] = {0};
 	int i, err;
@@ -63,17 +68,18 @@ static int parse_banks(const uint8_t **p, const uint8_t *end, struct aggregate *
 		algs[i] = le16(*p + i * AGG_BANK_SIZE);
 	err = replay_init(&agg->base, algs, nr_banks);
 	for (i = 0; !err && i < nr_banks; i++, *p += AGG_BANK_SIZE) {
+		sizes[i] = le16(*p + 2);
 		/* a bank the helper could not hash has no base: skip it */
 		if (le16(*p + 4) & AGG_BANK_UNAVAILABLE)
 			agg->base.bank[i].size = 0;
-		else if (le16(*p + 2) != alg_digest_size(algs[i]))
+		if (alg_digest_size(algs[i]) && sizes[i] != alg_digest_size(algs[i]))
 			err = -EINVAL;
 	}
 	return err;
 }
 
 static int parse_pcrs(const uint8_t *p, const uint8_t *end, struct aggregate *agg,
-		      int nr_pcrs)
+		      int nr_pcrs, const uint16_t *sizes)
 {
 	struct replay_bank *bank;
 	int n, b, last = -1;
@@ -90,7 +96,7 @@ static int parse_pcrs(const uint8_t *p, const uint8_t *end, struct aggregate *ag
 		last = pcr;
 		for (b = 0; b < agg->base.nr_banks; b++) {
 			bank = &agg->base.bank[b];
-			size = alg_digest_size(bank->alg_id);
+			size = sizes[b];
 			if ((size_t)(end - p) < size)
 				return -EINVAL;
 			if (bank->size)
@@ -104,6 +110,7 @@ static int parse_pcrs(const uint8_t *p, const uint8_t *end, struct aggregate *ag
 
 int aggregate_parse(const struct log_record *rec, struct aggregate *agg)
 {
+	uint16_t sizes[REPLAY_MAX_BANKS];
 	const uint8_t *name, *buf, *p;
 	uint32_t name_len, len;
 	int err;
@@ -121,8 +128,8 @@ int aggregate_parse(const struct log_record *rec, struct aggregate *agg)
 	agg->trimmed = le64(buf + 32);
 	memcpy(agg->head, buf + 40, LOG_SHA1_SIZE);
 	p = buf + AGG_HEADER_SIZE;
-	err = parse_banks(&p, buf + len, agg, le16(buf + 12));
-	return err ?: parse_pcrs(p, buf + len, agg, le16(buf + 14));
+	err = parse_banks(&p, buf + len, agg, le16(buf + 12), sizes);
+	return err ?: parse_pcrs(p, buf + len, agg, le16(buf + 14), sizes);
 }
 
 int aggregate_latest(const struct kernel_log *kl, struct aggregate *agg,

@@ -4,8 +4,14 @@
 # Runs each unit-test binary, sums the "N passed, N failed" line each one
 # prints last, and ends with "unit: N passed, N failed". A binary that exits
 # non-zero without reporting failures (a crash, a missing binary) counts as
-# one failure, so nothing fails silently.
+# one failure, so nothing fails silently. --label NAME ends with "NAME: ..."
+# instead (the sanitizer build's "san: N passed, N failed").
 
+label=unit
+if [ "$1" = --label ]; then
+	label=$2
+	shift 2
+fi
 passed=0
 failed=0
 for test in "$@"; do
@@ -28,5 +34,5 @@ for test in "$@"; do
 		failed=$((failed + 1))
 	fi
 done
-echo "unit: $passed passed, $failed failed"
+echo "$label: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -17,6 +17,9 @@ PACKAGES=(
 	# build
 	build-essential gcc make clang llvm libbpf-dev bpftool libelf-dev
 	zlib1g-dev libtss2-dev libssl-dev
+	# make fuzz, make unit-test-san: libFuzzer and the sanitizer runtimes
+	# (only recommended by clang, and installs here skip recommends)
+	libclang-rt-14-dev
 	# test bed: guest, TPM emulator, initramfs, kernel extraction, kexec
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static bats
 	ima-evm-utils cpio xz-utils kmod kexec-tools
