@@ -145,7 +145,8 @@ round_with_loader() {
 	bpf_ns=$(bpf_ns_per_run)
 	rss=$(awk '/VmHWM/ { print $2 }' "/proc/$LOADER_PID/status")
 	[[ -z $traced ]] || latency_trace_stop
-	cat "$KLOG" >"$SCRATCH/klog"
+	# each read(2) of the list walks it from its head: long for long lists
+	run_bounded "reading the kernel's list" "$WAIT_LIMIT" "$SCRATCH/klog" cat "$KLOG"
 	read -r lacks differs < <(python3 "$LOGTOOL" missing \
 		"$STORE/binary_runtime_measurements" "$SCRATCH/klog" "$c0" "$c1")
 	stop_loader

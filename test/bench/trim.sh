@@ -40,13 +40,16 @@ LOADER_LOG=$SCRATCH/loader.log
 STORE=$(bench_store_dir trim)
 TRACE_PID=
 
-# back to no tracer; a write to current_tracer can take long (every
-# traced call site is patched back): bounded, with progress
-tracer_off() { echo nop >"$TRACING/current_tracer"; }
+# set_tracer NAME: a write to current_tracer patches every traced call
+# site: bounded, with progress
+write_tracer() { echo "$1" >"$TRACING/current_tracer"; }
+set_tracer() {
+	run_bounded "switching the tracer to $1 (echo $1 > current_tracer)" "$WAIT_LIMIT" \
+		"$SCRATCH/tracer.out" write_tracer "$1"
+}
 stop_tracing() {
 	[[ -e $TRACING/current_tracer ]] || return 0
-	run_bounded "switching the tracer off (echo nop > current_tracer)" "$WAIT_LIMIT" \
-		"$SCRATCH/tracer-off.out" tracer_off
+	set_tracer nop
 	echo >"$TRACING/set_graph_function"
 	echo >"$TRACING/set_ftrace_filter"
 }
@@ -108,7 +111,7 @@ trace_start() {
 	for f in funcgraph-tail funcgraph-abstime funcgraph-proc; do
 		echo 1 >"$TRACING/options/$f"
 	done
-	echo function_graph >"$TRACING/current_tracer"
+	set_tracer function_graph
 	cat "$TRACING/trace_pipe" >"$1" &
 	TRACE_PID=$!
 }
