@@ -164,7 +164,8 @@ trace_max() {
 		NF < 4 { next }
 		{
 			t = $1 + 0; task = $2; sub(/^ *[0-9]+\) */, "", task); sub(/ *$/, "", task)
-			fn = $4; sub(/^ */, "", fn)
+			# a module's function is named "trim_entries [imasnap]"
+			fn = $4; sub(/^ */, "", fn); gsub(/ \[[^]]*\]/, "", fn)
 		}
 		win != "" && fn == win "() {" { ws = t; next }
 		win != "" && fn == "} /* " win " */" { we = t; wdur = us($3); next }
@@ -245,7 +246,8 @@ printf 'trimmed %d entries (list %d entries before, %d after a second snapshot)\
 	"$trimmed1" "$before_entries" "$after_entries"
 echo "imasnap snapshot round trip: $(cat "$SCRATCH/snapshot.time") s (the loader commits, reads store and list and compares them in user space, then writes the trim file)"
 if ((trim_us < 0)); then
-	echo "the helper's trim_entries call is not in the trace: no window to compare"
+	cp "$SCRATCH/trace-trim" "${IMASNAP_RESULTS:-/tmp}/trace-trim"
+	echo "the helper's trim_entries call is not in the trace (kept as ${IMASNAP_RESULTS:-/tmp}/trace-trim): no window to compare"
 else
 	printf "the helper's part (trim_entries, inside the loader's write(2) to the trim file: find entry N, replay the cut into the base values, wait for list readers, append the snapshot_aggregate, unlink in batches of %s under IMA's list mutex, free): %.3f s\n" \
 		"$(cat /sys/module/imasnap/parameters/trim_batch)" "$(awk -v u="$trim_us" 'BEGIN { print u / 1e6 }')"
