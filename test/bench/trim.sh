@@ -164,7 +164,7 @@ trace_max() {
 		NF < 4 { next }
 		{
 			t = $1 + 0; task = $2; sub(/^ *[0-9]+\) */, "", task); sub(/ *$/, "", task)
-			# a module's function is named "trim_entries [imasnap]"
+			# module functions are named "trim_entries [imasnap]"
 			fn = $4; sub(/^ */, "", fn); gsub(/ \[[^]]*\]/, "", fn)
 		}
 		win != "" && fn == win "() {" { ws = t; next }
