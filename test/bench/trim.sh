@@ -9,11 +9,17 @@
 #    dropped, so what remains is mostly IMA's list).
 # 2. The helper and a loader without automatic snapshots persist all of it;
 #    one `imasnap snapshot` trims it while STALL_WRITERS keep measuring,
-#    with function_graph tracing ima_add_template_entry: the longest call
-#    (and its wait for IMA's list mutex) during the trim, against the same
-#    load without a trim; slab before and after: the share returned.
+#    with function_graph tracing ima_add_template_entry (and its wait for
+#    IMA's list mutex) and the helper's trim_entries: the measurements that
+#    overlap trim_entries (the helper's part of the loader's write(2) to the
+#    trim file), against the same load without a trim; slab before and
+#    after: the share returned.
 # 3. With the loader's automatic policy (its defaults): ENTRIES more
 #    measurements; the same samples, side by side with step 1.
+#
+# Every wait is bounded (WAIT_LIMIT s) and says every PROGRESS_S s what it
+# waits for (test/bench/lib.bash). IMASNAP_BENCH_STORE=DIR: the store goes
+# into a new directory under DIR (default $TMPDIR, ramfs).
 set -euo pipefail
 
 TREE=${IMASNAP_TREE:?run inside the test guest}
@@ -28,20 +34,27 @@ MEASURE=$TREE/.output/measure
 CLI=$TREE/imasnap
 WORK=$(mktemp -d /tmp/bench.XXXXXX)		# tmpfs: measured
 SCRATCH=$(mktemp -d "${TMPDIR:-/run/imasnap-bats}/bench-trim.XXXXXX")	# ramfs
-STORE=$SCRATCH/store
-SECFS=/sys/kernel/security
-TRACING=/sys/kernel/tracing
+LOADER_LOG=$SCRATCH/loader.log
 # shellcheck source=test/bench/lib.bash
 . "$TREE/test/bench/lib.bash"
+STORE=$(bench_store_dir trim)
+TRACE_PID=
 
+# set_tracer NAME: a write to current_tracer patches every traced call
+# site: bounded, with progress
+write_tracer() { echo "$1" >"$TRACING/current_tracer"; }
+set_tracer() {
+	run_bounded "switching the tracer to $1 (echo $1 > current_tracer)" "$WAIT_LIMIT" \
+		"$SCRATCH/tracer.out" write_tracer "$1"
+}
 stop_tracing() {
 	[[ -e $TRACING/current_tracer ]] || return 0
-	echo nop >"$TRACING/current_tracer"
+	set_tracer nop
 	echo >"$TRACING/set_graph_function"
+	echo >"$TRACING/set_ftrace_filter"
 }
 trap 'stop_tracing; stop_loader; rm -rf "$WORK"' EXIT
 
-kernel_count() { cat "$SECFS/ima/runtime_measurements_count"; }
 helper_field() { sed -n "s/^$1: //p" "$SECFS/imasnap/state"; }
 
 # KiB of unreclaimable slab once the measured files are gone: the list's
@@ -62,8 +75,9 @@ grow() {
 	printf '%-8s %8s %12s %12s %14s\n' "$label" made "kernel list" "list bytes" "SUnreclaim KiB"
 	printf '%-8s %8d %12s %12s %14d\n' "" 0 "$(list_entries)" "$(list_bytes)" "$GROW_START_KIB"
 	for ((i = 1; i <= CHUNKS; i++)); do
-		"$MEASURE" -w "$WRITERS" -n "$per" "$WORK/c$i" >/dev/null
-		[[ -n $LOADER_PID ]] && wait_lag0
+		run_bounded "$per measurements ($label, step $i of $CHUNKS)" "$WAIT_LIMIT" \
+			"$SCRATCH/measure.out" "$MEASURE" -w "$WRITERS" -n "$per" "$WORK/c$i"
+		[[ -z $LOADER_PID ]] || wait_stored
 		printf '%-8s %8d %12s %12s %14d\n' "" $((i * per)) "$(list_entries)" "$(list_bytes)" "$(slab_kib)"
 	done
 }
@@ -76,28 +90,49 @@ list_entries() {
 	if [[ -e $SECFS/imasnap/state ]]; then helper_field entries; else kernel_count; fi
 }
 
-# function_graph on ima_add_template_entry, two levels: the call and its
-# children, mutex_lock (the wait for ima_extend_list_mutex) among them
+# function_graph on ima_add_template_entry and the helper's trim_entries,
+# two levels. Only these and mutex_lock are patched (set_ftrace_filter):
+# the rest of the kernel runs untraced, and switching the tracer on and off
+# patches three call sites, not every function of the kernel. The first
+# mutex_lock of ima_add_template_entry is its wait for ima_extend_list_mutex.
+TRACED=(ima_add_template_entry trim_entries mutex_lock)
 trace_start() {
-	grep -q '^ima_add_template_entry$' "$TRACING/available_filter_functions"
+	local f
+	for f in "${TRACED[@]}"; do
+		grep -qE "^$f( |$)" "$TRACING/available_filter_functions" ||
+			{ note "FAILED: $f cannot be traced (not in available_filter_functions)"; exit 1; }
+	done
 	echo nop >"$TRACING/current_tracer"
+	echo mono >"$TRACING/trace_clock"
 	echo 8192 >"$TRACING/buffer_size_kb"
-	echo ima_add_template_entry >"$TRACING/set_graph_function"
+	echo "${TRACED[*]}" >"$TRACING/set_ftrace_filter"
+	echo "${TRACED[0]} ${TRACED[1]}" >"$TRACING/set_graph_function"
 	echo 2 >"$TRACING/max_graph_depth"
-	echo 1 >"$TRACING/options/funcgraph-tail"
-	echo function_graph >"$TRACING/current_tracer"
+	for f in funcgraph-tail funcgraph-abstime funcgraph-proc; do
+		echo 1 >"$TRACING/options/$f"
+	done
+	set_tracer function_graph
 	cat "$TRACING/trace_pipe" >"$1" &
 	TRACE_PID=$!
 }
 
 trace_stop() {
-	sleep 1
+	sleep 1			# trace_pipe hands over what is buffered
 	kill "$TRACE_PID"
 	wait "$TRACE_PID" || true
+	TRACE_PID=
 	stop_tracing
 }
 
-marker() { echo "$1" >"$TRACING/trace_marker"; }
+# timed FILE CMD...: CMD, its wall time in seconds into FILE
+timed() {
+	local out=$1 t0 rc=0
+	shift
+	t0=$(now)
+	"$@" || rc=$?
+	awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }' >"$out"
+	return "$rc"
+}
 
 # writers measuring in a loop until $SCRATCH/stop exists
 writers() {
@@ -110,22 +145,54 @@ writers() {
 	rm -f "$SCRATCH/stop"
 }
 
-# from a function_graph trace: "calls max_call_us max_mutex_wait_us", for
-# the calls between the markers "$2-start" and "$2-end" (all without $2)
+# stop_writers PID: ask, and wait (bounded) for them to finish their batch
+stop_writers() {
+	touch "$SCRATCH/stop"
+	wait_until "the writers (pid $1) to finish their batch and stop" "$WAIT_LIMIT" \
+		not_running "$1" || exit 1
+	wait "$1"
+}
+
+# trace_max FILE [WINDOW]: from a function_graph trace, the writers'
+# (comm "measure") ima_add_template_entry calls; with WINDOW, only those
+# that overlap a call of the function WINDOW (start before its end, end
+# after its start). Prints "calls longest_call_us longest_list_mutex_wait_us
+# waits_over_1ms window_us" (window_us: the WINDOW call's duration, 0 without)
 trace_max() {
-	awk -v tag="${2:-}" '
-		function us(line) { match(line, /[0-9]+(\.[0-9]+)? us/); return substr(line, RSTART, RLENGTH - 3) + 0 }
-		tag == "" { inside = 1 }
-		tag != "" && index($0, tag "-start") { inside = 1 }
-		tag != "" && index($0, tag "-end") { inside = 0 }
-		!inside { next }
-		/mutex_lock\(\);/ { v = us($0); if (v > lock) lock = v; if (v > 1000) slow++ }
-		/\} \/\* ima_add_template_entry \*\// { n++; v = us($0); if (v > call) call = v }
-		END { printf "%d %.1f %.1f %d\n", n, call, lock, slow }' "$1"
+	awk -F'|' -v win="${2:-}" '
+		function us(s) { return match(s, /[0-9]+(\.[0-9]+)? us/) ? substr(s, RSTART, RLENGTH - 3) + 0 : -1 }
+		NF < 4 { next }
+		{
+			t = $1 + 0; task = $2; sub(/^ *[0-9]+\) */, "", task); sub(/ *$/, "", task)
+			# module functions are named "trim_entries [imasnap]"
+			fn = $4; sub(/^ */, "", fn); gsub(/ \[[^]]*\]/, "", fn)
+		}
+		win != "" && fn == win "() {" { ws = t; next }
+		win != "" && fn == "} /* " win " */" { we = t; wdur = us($3); next }
+		task !~ /^measure-/ { next }
+		fn == "ima_add_template_entry() {" { start[task] = t; lock[task] = -1; next }
+		fn == "mutex_lock();" && (task in start) && lock[task] < 0 { lock[task] = us($3); next }
+		fn == "} /* ima_add_template_entry */" && (task in start) {
+			n++; cs[n] = start[task]; ce[n] = t; cd[n] = us($3); cl[n] = lock[task]
+			delete start[task]
+		}
+		END {
+			if (win != "" && we == "") { print "0 0 0 0 -1"; exit }
+			for (i = 1; i <= n; i++) {
+				if (win != "" && !(cs[i] < we && ce[i] > ws))
+					continue
+				m++
+				if (cd[i] > call) call = cd[i]
+				if (cl[i] > lk) lk = cl[i]
+				if (cl[i] > 1000) slow++
+			}
+			printf "%d %.1f %.1f %d %.0f\n", m, call, lk, slow, (win != "" ? wdur : 0)
+		}' "$1"
 }
 
 mount -t tracefs tracefs "$TRACING" 2>/dev/null || true
 echo "trim benchmark: $ENTRIES measurements in $CHUNKS steps, $WRITERS writers"
+store_fs_line
 
 echo
 echo "== 1. without imasnap"
@@ -135,50 +202,59 @@ slab0_kib=$GROW_START_KIB
 echo
 echo "== 2. one snapshot trims the history while $STALL_WRITERS writer(s) measure"
 insmod "$KO"
+note "loader: catching up with the kernel's $(kernel_count) entries"
 start_loader --snapshot-entries 0 --snapshot-bytes 0
-wait_lag0
+wait_stored
 before_kib=$(slab_kib)
 before_entries=$(helper_field entries)
 
+note "$BASE_SECONDS s of the writer(s) without a trim, traced"
 trace_start "$SCRATCH/trace-base"
 writers base &
+load=$!
 sleep "$BASE_SECONDS"
-touch "$SCRATCH/stop"
-wait $!
+stop_writers "$load"
 trace_stop
-read -r base_n base_call base_lock base_slow < <(trace_max "$SCRATCH/trace-base")
+read -r base_n base_call base_lock base_slow _ < <(trace_max "$SCRATCH/trace-base")
 
+note "the writer(s) again, traced; one imasnap snapshot after 2 s"
 trace_start "$SCRATCH/trace-trim"
 writers trim &
 load=$!
 sleep 2			# the writers are under way
-marker imasnap-trim-start
-t0=$(now)
-"$CLI" snapshot --store "$STORE" >"$SCRATCH/snapshot.out"
-t1=$(now)
-marker imasnap-trim-end
+run_bounded "imasnap snapshot (the loader compares store and list, the helper trims)" \
+	"$WAIT_LIMIT" "$SCRATCH/snapshot.out" timed "$SCRATCH/snapshot.time" \
+	"$CLI" snapshot --store "$STORE"
 trimmed1=$(helper_field trimmed)
 sleep 2
-touch "$SCRATCH/stop"
-wait "$load"
+stop_writers "$load"
 trace_stop
-read -r trim_n trim_call trim_lock trim_slow < <(trace_max "$SCRATCH/trace-trim" imasnap-trim)
-read -r all_n all_call all_lock all_slow < <(trace_max "$SCRATCH/trace-trim")
+read -r trim_n trim_call trim_lock trim_slow trim_us < <(trace_max "$SCRATCH/trace-trim" trim_entries)
+read -r all_n all_call all_lock all_slow _ < <(trace_max "$SCRATCH/trace-trim")
 # what the writers added during the trim goes too, so that the list is
 # as short as at the start of step 1 when slab is compared
-wait_lag0
-"$CLI" snapshot --store "$STORE" >>"$SCRATCH/snapshot.out"
-wait_lag0
+wait_stored
+note "a second snapshot: what the writer(s) added meanwhile"
+run_bounded "the second imasnap snapshot" "$WAIT_LIMIT" "$SCRATCH/snapshot2.out" \
+	"$CLI" snapshot --store "$STORE"
+wait_stored
 after_kib=$(slab_kib)
 after_entries=$(helper_field entries)
-cat "$SCRATCH/snapshot.out"
+cat "$SCRATCH/snapshot.out" "$SCRATCH/snapshot2.out"
 
-printf 'trimmed %d entries in %.2f s (list %d entries before, %d after a second snapshot)\n' \
-	"$trimmed1" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
-	"$before_entries" "$after_entries"
+printf 'trimmed %d entries (list %d entries before, %d after a second snapshot)\n' \
+	"$trimmed1" "$before_entries" "$after_entries"
+echo "imasnap snapshot round trip: $(cat "$SCRATCH/snapshot.time") s (the loader commits, reads store and list and compares them in user space, then writes the trim file)"
+if ((trim_us < 0)); then
+	cp "$SCRATCH/trace-trim" "${IMASNAP_RESULTS:-/tmp}/trace-trim"
+	echo "the helper's trim_entries call is not in the trace (kept as ${IMASNAP_RESULTS:-/tmp}/trace-trim): no window to compare"
+else
+	printf "the helper's part (trim_entries, inside the loader's write(2) to the trim file: find entry N, replay the cut into the base values, wait for list readers, append the snapshot_aggregate, unlink in batches of %s under IMA's list mutex, free): %.3f s\n" \
+		"$(cat /sys/module/imasnap/parameters/trim_batch)" "$(awk -v u="$trim_us" 'BEGIN { print u / 1e6 }')"
+fi
 echo "ima_add_template_entry, $STALL_WRITERS writer(s), without a trim: $base_n calls, longest $base_call us, longest list-mutex wait $base_lock us, waits over 1 ms: $base_slow"
-echo "ima_add_template_entry, $STALL_WRITERS writer(s), during the trim: $trim_n calls, longest $trim_call us, longest list-mutex wait $trim_lock us, waits over 1 ms: $trim_slow (goal: none)"
-echo "ima_add_template_entry, the whole trim run: $all_n calls, longest $all_call us, longest list-mutex wait $all_lock us, waits over 1 ms: $all_slow"
+echo "ima_add_template_entry, $STALL_WRITERS writer(s), calls overlapping the helper's trim_entries: $trim_n calls, longest $trim_call us, longest list-mutex wait $trim_lock us, waits over 1 ms: $trim_slow (goal: none)"
+echo "ima_add_template_entry, the whole traced trim run (2 s before the snapshot to 2 s after): $all_n calls, longest $all_call us, longest list-mutex wait $all_lock us, waits over 1 ms: $all_slow"
 echo "slab (SUnreclaim) before the trim $before_kib KiB, after $after_kib KiB"
 awk -v b="$before_kib" -v a="$after_kib" -v s0="$slab0_kib" 'BEGIN {
 		held = b - s0
@@ -189,6 +265,6 @@ stop_loader
 echo
 echo "== 3. with imasnap's automatic policy (loader defaults)"
 start_loader
-wait_lag0
+wait_stored
 grow with
 stop_loader

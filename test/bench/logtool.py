@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The benchmarks' reading of binary measurement logs (the store's format is
+# the kernel's binary_runtime_measurements):
+#
+#   logtool.py missing STORE KERNEL FIRST END
+#       of the entries FIRST..END-1 (indexes from this boot's first entry;
+#       KERNEL holds them from index 0: no trim), prints "M D": M the store
+#       lacks, D it holds with other bytes
+#   logtool.py latency STORE TRACE [FIRST]
+#       from an ftrace log with three events (the kprobe "add" on
+#       ima_add_digest_entry with idx=@ima_htable, the loader's
+#       sys_pwrite64 on the store and its sys_exit_fdatasync), per entry
+#       from FIRST on: the time from IMA adding it to the list to the end of
+#       the loader's first fdatasync after the write that held it; prints
+#       "N MEDIAN_MS P99_MS MAX_MS UNMATCHED"
+import re
+import struct
+import sys
+
+
+def records(path):
+    """(start, end) byte offsets of each record of a binary log"""
+    with open(path, 'rb') as f:
+        data = f.read()
+    out, off = [], 0
+    while off < len(data):
+        start = off
+        off += 4 + 20                       # pcr, SHA-1 template digest
+        (name_len,) = struct.unpack_from('<I', data, off)
+        off += 4
+        name = data[off:off + name_len]
+        off += name_len
+        if name == b'ima':
+            off += 20 + 256                 # d and n fields, no length
+        else:
+            (data_len,) = struct.unpack_from('<I', data, off)
+            off += 4 + data_len
+        if off > len(data):
+            raise SystemExit(f'{path}: torn record at byte {start}')
+        out.append((start, off))
+    return data, out
+
+
+def missing(store, kernel, first, end):
+    sdata, srec = records(store)
+    kdata, krec = records(kernel)
+    lacks = differs = 0
+    for i in range(first, end):
+        if i >= len(srec):
+            lacks += 1
+        elif i >= len(krec) or sdata[slice(*srec[i])] != kdata[slice(*krec[i])]:
+            differs += 1
+    print(lacks, differs)
+
+
+EVENT = re.compile(r'\s(\d+\.\d+): (.*)$')
+
+
+def latency(store, trace, first=0):
+    _, srec = records(store)
+    added = {}          # entry index -> time IMA added it
+    written = 0         # highest store offset written so far
+    synced = []         # (time, store bytes durable then)
+    with open(trace) as f:
+        for line in f:
+            m = EVENT.search(line)
+            if not m:
+                continue
+            t, ev = float(m.group(1)), m.group(2)
+            if ev.startswith('add: '):
+                idx = int(re.search(r'idx=(\d+)', ev).group(1))
+                added.setdefault(idx, t)
+            elif ev.startswith('sys_pwrite64('):
+                args = dict(a.split(': ') for a in ev[len('sys_pwrite64('):-1].split(', '))
+                written = max(written, int(args['pos'], 16) + int(args['count'], 16))
+            elif ev.startswith('sys_fdatasync -> ') and int(ev.split('-> ')[1], 16) == 0:
+                synced.append((t, written))
+    lat, unmatched, j = [], 0, 0
+    for idx in sorted(i for i in added if i >= first):
+        if idx >= len(srec):
+            unmatched += 1
+            continue
+        end = srec[idx][1]
+        while j < len(synced) and (synced[j][1] < end or synced[j][0] < added[idx]):
+            j += 1
+        if j == len(synced):
+            unmatched += 1
+            continue
+        lat.append((synced[j][0] - added[idx]) * 1000)
+    lat.sort()
+    if not lat:
+        print(0, 'nan', 'nan', 'nan', unmatched)
+        return
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+    print(len(lat), f'{pick(0.5):.1f}', f'{pick(0.99):.1f}', f'{lat[-1]:.1f}', unmatched)
+
+
+if __name__ == '__main__':
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == 'missing':
+        missing(args[0], args[1], int(args[2]), int(args[3]))
+    elif cmd == 'latency':
+        latency(args[0], args[1], int(args[2]) if len(args) > 2 else 0)
+    else:
+        raise SystemExit(f'unknown command {cmd}')
