@@ -78,8 +78,9 @@ reads_at_start() {
 	writers_measured 10
 	writers_stop
 	wait_lag0
+	# byte for byte the kernel's list: no gap, nothing twice (events for
+	# entries read from the list are counted as duplicates and skipped)
 	assert_store_is_kernel_log
-	[[ $(status_field duplicates) == 0 ]]
 	run "$CLI" verify --store "$STORE"
 	echo "$output"
 	[[ $status -eq 0 ]]
