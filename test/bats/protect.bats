@@ -201,16 +201,18 @@ store_listing() {
 	fi
 }
 
-# a store that is measured (tmpfs): until the loader has stored the
-# measurements of its own reads, nothing moves for half a second
+# a store that is measured (tmpfs): until the loader has stored every entry
+# the kernel counted (the measurements of root's reads of the store
+# included), counted by a reader that is not measured (60 s at most)
 settle() {
-	local a b=
-	while :; do
-		a=$(kernel_count):$(stat -c %s "$LOG")
-		[[ $a == "$b" ]] && return 0
-		b=$a
-		sleep 0.5
+	local i n
+	for ((i = 0; i < 600; i++)); do
+		n=$("${AS_READER[@]}" python3 "$TREE/test/tools/count-records.py" "$LOG")
+		[[ $n == "$(kernel_count)" ]] && return 0
+		sleep 0.1
 	done
+	echo "the store holds $n entries, the kernel counted $(kernel_count)" >&2
+	return 1
 }
 
 save_store() {
