@@ -22,7 +22,7 @@ import ctypes, errno, mmap, os, struct, sys
 
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_BPF = 321
-BPF_OBJ_GET, BPF_LINK_UPDATE, BPF_LINK_DETACH = 7, 28, 34
+BPF_OBJ_GET, BPF_LINK_UPDATE, BPF_LINK_DETACH = 7, 29, 34
 SYS_PROCESS_VM_WRITEV, SYS_PIDFD_GETFD = 311, 438
 NEXT_ID = {'prog': 11, 'map': 12, 'link': 31}
 FD_BY_ID = {'prog': 13, 'map': 14, 'link': 30}
