@@ -155,7 +155,8 @@ reads_at_start() {
 	wait_lag0
 	assert_store_is_kernel_log
 	# this file's violation is logged with a zero template digest
-	awk -v f="$WORK/open-for-write" '$5 == f && $2 ~ /^0{40}$/ { n++ } END { exit n != 1 }' \
+	awk -v f="$WORK/open-for-write" '$5 == f && $2 ~ /^0+$/ && length($2) == 40 { n++ }
+		END { exit n != 1 }' \
 		/sys/kernel/security/ima/ascii_runtime_measurements
 	run "$CLI" verify --store "$STORE"
 	echo "$output"
