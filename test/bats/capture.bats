@@ -11,13 +11,17 @@ load helpers
 load imasnap
 
 @test "the loader's programs show in bpftool and are pinned while it runs" {
+	require_tools bpftool
 	start_loader
 	run bpftool prog show
+	[[ $status -eq 0 ]]
 	[[ $output == *capture_entry* ]]
 	[[ -e /sys/fs/bpf/imasnap/capture_entry_link ]]
 	[[ -e /sys/fs/bpf/imasnap/ring ]]
 	stop_loader
+	# a bpftool that failed would show no capture_entry either
 	run bpftool prog show
+	[[ $status -eq 0 ]]
 	[[ $output != *capture_entry* ]]
 }
 
@@ -47,16 +51,71 @@ load imasnap
 	stop_loader
 }
 
-@test "loader killed with SIGKILL at random moments under load, 5 times: no gap, no duplicate" {
-	"$MEASURE" -w 4 -n 1500 "$WORK/load" >/dev/null &
-	local load=$! i
+# reads_at_start: how many entries the loader's latest start read from the
+# kernel's list ("store ... holds N entries (M read from the kernel's list)")
+reads_at_start() {
+	sed -n 's/.*entries (\([0-9]*\) read from the kernel.s list)$/\1/p' "$LOADER_LOG" | tail -n1
+}
+
+@test "loader killed with SIGKILL while 4 writers measure, 5 times: no gap, no duplicate" {
+	writers_start 4 "$WORK"
+	local i at_kill
 	for ((i = 0; i < 5; i++)); do
 		start_loader
-		sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+		# the loader follows the writers for a while (a varying number of
+		# their measurements), and is killed while they measure:
+		writers_measured $((5 + RANDOM % 40))
+		at_kill=$(kernel_count)
 		kill_loader
+		# they went on after the kill: it landed inside the load
+		writers_measured 10
+		(($(kernel_count) > at_kill))
+		echo "kill $i: kernel count $at_kill at the kill, $(kernel_count) after"
 	done
-	wait "$load"
 	start_loader
+	# entries measured while no loader ran came from the kernel's list
+	(($(reads_at_start) > 0))
+	writers_measured 10
+	writers_stop
+	wait_lag0
+	# byte for byte the kernel's list: no gap, nothing twice (events for
+	# entries read from the list are counted as duplicates and skipped)
+	assert_store_is_kernel_log
+	run "$CLI" verify --store "$STORE"
+	echo "$output"
+	[[ $status -eq 0 ]]
+	stop_loader
+}
+
+@test "SIGTERM with entries in the ring: the loader drains them, exits 0, a restart finds nothing missing" {
+	start_loader
+	writers_start 2 "$WORK"
+	writers_measured 10
+	# a stopped loader consumes nothing: what the writers measure now waits
+	# in the ring (or the kernel's list) when SIGTERM arrives
+	kill -STOP "$LOADER_PID"
+	local stored pending
+	stored=$(status_field "store entries")
+	writers_measured 20
+	pending=$(kernel_count)
+	(($(status_field "store entries") == stored))
+	kill -TERM "$LOADER_PID"
+	kill -CONT "$LOADER_PID"
+	local rc=0
+	wait "$LOADER_PID" || rc=$?
+	LOADER_PID=
+	((rc == 0))
+	# the writers measured on through the drain
+	writers_measured 5
+	echo "stored $stored before SIGTERM, kernel count $pending at it"
+	grep "stopped; store holds" "$LOADER_LOG"
+	local held
+	held=$(sed -n 's/.*stopped; store holds \([0-9]*\) entries$/\1/p' "$LOADER_LOG" | tail -n1)
+	# it stored every entry listed before SIGTERM, the ring's included
+	((held >= pending && held > stored))
+	(($(status_field "store entries") == held))
+	start_loader
+	writers_stop
 	wait_lag0
 	assert_store_is_kernel_log
 	run "$CLI" verify --store "$STORE"
@@ -95,11 +154,71 @@ load imasnap
 	(($(kernel_count) > before))
 	wait_lag0
 	assert_store_is_kernel_log
-	# the violation is logged with a zero template digest
-	grep -q " 0000000000000000000000000000000000000000 " \
+	# this file's violation is logged with a zero template digest
+	awk -v f="$WORK/open-for-write" '$5 == f && $2 ~ /^0+$/ && length($2) == 40 { n++ }
+		END { exit n != 1 }' \
 		/sys/kernel/security/ima/ascii_runtime_measurements
 	run "$CLI" verify --store "$STORE"
 	echo "$output"
 	[[ $status -eq 0 ]]
+	stop_loader
+}
+
+@test "verify passes each time while 2 writers measure, 5 verifies" {
+	start_loader
+	writers_start 2 "$WORK"
+	writers_measured 5
+	local i before
+	for ((i = 0; i < 5; i++)); do
+		before=$(writer_count)
+		run "$CLI" verify --store "$STORE"
+		echo "$output"
+		[[ $status -eq 0 ]]
+		[[ $output == *"OK: store + kernel list"* ]]
+		# the writers measured while this verify ran
+		echo "verify $i: writers at $before before, $(writer_count) after"
+		(($(writer_count) > before))
+	done
+	writers_stop
+	wait_lag0
+	assert_store_is_kernel_log
+	stop_loader
+}
+
+@test "verify: no store, or no TPM to read, is exit 3 (could not check)" {
+	start_loader
+	measure_files 3 "$WORK"
+	wait_lag0
+	stop_loader
+	run "$CLI" verify --store "$BATS_TEST_TMPDIR/no-such-store"
+	echo "$output"
+	[[ $status -eq 3 ]]
+	[[ ! -e $BATS_TEST_TMPDIR/no-such-store ]]
+	run "$CLI" verify --store "$STORE" --tcti device:/dev/no-such-tpm
+	echo "$output"
+	[[ $status -eq 3 ]]
+	# and the same store with the machine's TPM verifies
+	run "$CLI" verify --store "$STORE"
+	[[ $status -eq 0 ]]
+}
+
+# Last in this file: it extends PCR 10 behind IMA's back, so nothing in this
+# boot replays to the TPM afterwards.
+@test "verify fails (exit 1) when the TPM's PCR 10 took an extend the log does not hold" {
+	require_tools tpm2_pcrextend
+	start_loader
+	measure_files 3 "$WORK"
+	wait_lag0
+	run "$CLI" verify --store "$STORE"
+	[[ $status -eq 0 ]]
+	tpm2_pcrextend -T device:/dev/tpmrm0 \
+		10:sha256=$(printf 'imasnap-forged' | sha256sum | cut -d' ' -f1)
+	run "$CLI" verify --store "$STORE"
+	echo "$output"
+	[[ $status -eq 1 ]]
+	[[ $output == *"PCR 10 sha256: replay "* ]]
+	[[ $output == *"FAIL: store + kernel list: replay of entries"*"does not match the TPM"* ]]
+	# the store itself is still the kernel's list: only the TPM disagrees
+	assert_store_is_kernel_log
 	stop_loader
 }

@@ -31,6 +31,33 @@ require_ima() {
 		skip "no IMA securityfs here: run under test/vm/run.sh"
 }
 
+# require_tools CMD...: the test needs these commands; a missing one fails
+# the test (test/vm/deps.sh installs them): a check that passes because its
+# tool is missing proves nothing.
+require_tools() {
+	local c missing=()
+	for c in "$@"; do
+		command -v "$c" >/dev/null || missing+=("$c")
+	done
+	((${#missing[@]} == 0)) && return 0
+	echo "missing tools: ${missing[*]} (test/vm/deps.sh install)" >&2
+	return 1
+}
+
+# kmsg_mark: write a unique marker line to the kernel log and print it;
+# kmsg_since MARK: the kernel log after that marker. A ring buffer that
+# wrapped since then lost the marker: that fails instead of showing less.
+kmsg_mark() {
+	local m="imasnap-test-mark $BATS_TEST_NUMBER $$ $RANDOM$RANDOM"
+	echo "$m" >/dev/kmsg
+	echo "$m"
+}
+
+kmsg_since() {
+	dmesg | awk -v m="$1" 'f { print; next } index($0, m) { f = 1 }
+		END { if (!f) { print "kernel log marker lost: " m > "/dev/stderr"; exit 1 } }'
+}
+
 # Number of entries in the kernel's IMA list.
 kernel_count() {
 	local n

@@ -9,6 +9,7 @@ LOADER=$TREE/imasnap-load
 CLI=$TREE/imasnap
 MEASURE=$TREE/.output/measure
 KERNEL_LOG=/sys/kernel/security/ima/binary_runtime_measurements
+WRITER_PIDS=()
 
 # The default set-up of a suite that loads this file (one may define its
 # own after `load imasnap`): IMA required, a measured scratch directory
@@ -67,9 +68,53 @@ kill_loader() {
 	LOADER_PID=
 }
 
+# writers_start N DIR: N writers (test/kexec/writer.sh) measuring new files
+# in DIR one after another until writers_stop; each appends a file's name to
+# $WRITER_LIST once its measurement returned, so writer_count says how many
+# measurements they made: overlaps are asserted, not hoped for.
+writers_start() {
+	local n=$1 dir=$2 w
+	WRITER_LIST=${WRITER_LIST:-$BATS_TEST_TMPDIR/writers.list}
+	: >>"$WRITER_LIST"
+	for ((w = 0; w < n; w++)); do
+		bash "$TREE/test/kexec/writer.sh" "$dir/w$w" "$WRITER_LIST" </dev/null >/dev/null 2>&1 3>&- &
+		WRITER_PIDS+=("$!")
+	done
+}
+
+writer_count() {
+	local n
+	n=$(wc -l <"$WRITER_LIST")
+	echo "$n"
+}
+
+# writers_measured N: wait until the writers made N more measurements from
+# now (60 s at most): they are measuring at this point, whatever the speed
+writers_measured() {
+	local want=$(($(writer_count) + $1)) i
+	for ((i = 0; i < 600; i++)); do
+		(($(writer_count) >= want)) && return 0
+		sleep 0.1
+	done
+	echo "the writers made $(writer_count) of $want measurements in 60 s" >&2
+	return 1
+}
+
+writers_stop() {
+	local p
+	for p in "${WRITER_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${WRITER_PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	WRITER_PIDS=()
+}
+
 # teardown: stop a loader the test left running and show its log (bats
 # prints it only for a failed test)
 loader_teardown() {
+	writers_stop
 	kill_loader
 	if [[ -s ${LOADER_LOG:-} ]]; then
 		echo "--- imasnap-load log:"

@@ -64,6 +64,58 @@ assert_store_has() {
 	stop_loader
 }
 
+# record_offset N: byte offset of the store's record N
+record_offset() {
+	local size tail
+	size=$(stat -c %s "$STORE/binary_runtime_measurements")
+	tail=$("$CLI" export --store "$STORE" --from "$1" | wc -c)
+	echo $((size - tail))
+}
+
+@test "verify fails (exit 1) on a copy of the store with a trimmed entry changed, and on one truncated" {
+	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	measure_files 5 "$WORK"
+	wait_lag0
+	run "$CLI" snapshot --store "$STORE"
+	[[ $status -eq 0 ]]
+	wait_lag0
+	stop_loader
+	local trimmed copy=$BATS_TEST_TMPDIR/copy f off end
+	trimmed=$(status_field "kernel trimmed")
+	((trimmed >= 3))
+	# the store as it is verifies
+	verify_ok
+	# a byte of the template data of entry trimmed-2, which only the store holds
+	cp -r "$STORE" "$copy"
+	f=$copy/binary_runtime_measurements
+	end=$(record_offset $((trimmed - 1)))
+	printf '\x5a' | dd of="$f" bs=1 seek=$((end - 1)) conv=notrunc status=none
+	run cmp -s "$f" "$STORE/binary_runtime_measurements"
+	[[ $status -eq 1 ]]
+	run "$CLI" verify --store "$copy"
+	echo "$output"
+	[[ $status -eq 1 && $output == *FAIL* ]]
+	# its SHA-1 template digest instead (the data left as it was)
+	rm -rf "$copy" && cp -r "$STORE" "$copy"
+	off=$(record_offset $((trimmed - 2)))
+	printf '\x5a' | dd of="$f" bs=1 seek=$((off + 4)) conv=notrunc status=none
+	run "$CLI" verify --store "$copy"
+	echo "$output"
+	[[ $status -eq 1 && $output == *FAIL* ]]
+	# the store without its last trimmed entry: whole records, one missing
+	rm -rf "$copy" && cp -r "$STORE" "$copy"
+	truncate -s "$(record_offset $((trimmed - 1)))" "$f"
+	run "$CLI" verify --store "$copy"
+	echo "$output"
+	[[ $status -eq 1 && $output == *FAIL* ]]
+	# and with no entry at all
+	: >"$f"
+	run "$CLI" verify --store "$copy"
+	echo "$output"
+	[[ $status -eq 1 && $output == *FAIL* ]]
+	verify_ok
+}
+
 @test "snapshot with the loader stopped trims nothing that is not durable" {
 	start_loader --snapshot-entries 0 --snapshot-bytes 0
 	measure_files 5 "$WORK"
@@ -100,40 +152,97 @@ assert_store_has() {
 	stop_loader
 }
 
-@test "20 snapshot cycles under 4 writers and a reader: verify after every cycle" {
+# snapshot_bounded: imasnap snapshot, retried while readers keep the list
+# busy (EBUSY: the helper waits for them boundedly), 50 times at most
+snapshot_bounded() {
+	local t
+	for ((t = 0; t < 50; t++)); do
+		run "$CLI" snapshot --store "$STORE"
+		[[ $status -eq 0 ]] && return 0
+		echo "snapshot: $output"
+		[[ $output == *"try again"* ]] || return 1
+		sleep 0.2
+	done
+	echo "snapshot still refused after 50 tries: readers never let go" >&2
+	return 1
+}
+
+@test "20 snapshot cycles while 4 writers measure and a reader reads both lists: verify after every cycle" {
+	local mark reads=$BATS_TEST_TMPDIR/reads i w r
+	mark=$(kmsg_mark)
 	start_loader --snapshot-entries 0 --snapshot-bytes 0
-	# a reader that keeps reading both lists while trims happen
+	# a reader that keeps reading both lists while trims happen, one line
+	# per pass (cat: each file is read in a few large reads; a reader
+	# slower than the helper's reader_wait_ms would keep every trim out)
+	: >"$reads"
 	(
 		while [[ -e $WORK ]]; do
 			cat /sys/kernel/security/ima/ascii_runtime_measurements >/dev/null
 			cat "$KERNEL_LOG" >/dev/null
+			echo >>"$reads"
 		done
 	) 2>/dev/null &
-	local reader=$! i
+	local reader=$!
+	writers_start 4 "$WORK"
 	for ((i = 0; i < 20; i++)); do
-		"$MEASURE" -w 4 -n 40 "$WORK/c$i" >/dev/null
-		wait_lag0
-		# a reader may keep the list busy: retry, the helper waits boundedly
-		until "$CLI" snapshot --store "$STORE"; do sleep 0.2; done
-		wait_lag0
+		writers_measured 10
+		w=$(writer_count) r=$(wc -l <"$reads")
+		snapshot_bounded
+		[[ $output == trimmed* ]]
 		verify_ok
+		# the trim happened while the writers measured and the reader read
+		echo "cycle $i: writers $w -> $(writer_count), reader $r -> $(wc -l <"$reads")"
+		(($(writer_count) > w))
+		(($(wc -l <"$reads") > r))
 	done
 	kill "$reader"
 	wait "$reader" || true
+	writers_stop
+	wait_lag0
 	assert_store_is_kernel_log
 	evmctl_ok
 	stop_loader
-	! grep -E 'WARNING:|BUG:|Oops' <(dmesg)
+	run kmsg_since "$mark"
+	[[ $status -eq 0 ]]
+	run grep -E 'WARNING:|BUG:|Oops' <<<"$output"
+	[[ $status -eq 1 ]]
+}
+
+# wait_kernel_list_at_most N BYTES: until the kernel's list holds at most N
+# entries and BYTES bytes (the loader's policy looks once a second; 20 s)
+wait_kernel_list_at_most() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		(($(status_field "kernel entries") <= $1 && $(status_field "kernel bytes") <= $2)) &&
+			return 0
+		sleep 0.1
+	done
+	echo "the kernel's list still holds $(status_field "kernel entries") entries, $(status_field "kernel bytes") bytes" >&2
+	return 1
 }
 
 @test "the loader's automatic policy keeps the kernel's list under its threshold" {
 	start_loader --snapshot-entries 50 --snapshot-bytes 0
+	local snapshots
+	snapshots=$(status_field snapshots)
+	# 800 measurements: far past 50, so the policy must act
 	"$MEASURE" -w 2 -n 400 "$WORK/auto" >/dev/null
 	wait_lag0
-	sleep 2
+	wait_kernel_list_at_most 51 999999999
+	(($(status_field snapshots) > snapshots))
+	verify_ok
+	stop_loader
+}
+
+@test "--snapshot-bytes: the policy trims once the list holds more bytes than the limit" {
+	start_loader --snapshot-entries 0 --snapshot-bytes 8192
+	local snapshots
+	snapshots=$(status_field snapshots)
+	# about 110 bytes a record: 200 records are well past 8 KiB
+	measure_files 200 "$WORK"
 	wait_lag0
-	(($(status_field snapshots) > 0))
-	(($(status_field "kernel entries") <= 50 + 1))
+	wait_kernel_list_at_most 999999999 8192
+	(($(status_field snapshots) > snapshots))
 	verify_ok
 	stop_loader
 }

@@ -8,6 +8,12 @@
 load helpers
 load imasnap
 
+teardown() {
+	loader_teardown
+	[[ -z ${SMALL_FS:-} ]] || umount "$SMALL_FS"
+	rm -rf "$WORK"
+}
+
 # A store that holds every entry, loader stopped
 make_store() {
 	start_loader
@@ -138,4 +144,30 @@ make_store() {
 	[[ $(record_count "$out/t/binary_runtime_measurements") == 2 ]]
 	run "$CLI" export --store "$STORE" --from 999999999
 	[[ $status -eq 2 && $output == *"past the end"* ]]
+}
+
+@test "a write that fails half way (file system full) is cut back to whole records" {
+	# a store on a 64 KiB tmpfs: about 500 records fit, 800 more do not
+	SMALL_FS=$BATS_TEST_TMPDIR/small
+	mkdir "$SMALL_FS"
+	mount -t tmpfs -o size=64k imasnap-small "$SMALL_FS"
+	STORE=$SMALL_FS/store
+	start_loader
+	local size rc=0
+	measure_files 800 "$WORK"
+	# the loader stops on the failed write, with a message, exit 1
+	wait "$LOADER_PID" || rc=$?
+	LOADER_PID=
+	cat "$LOADER_LOG"
+	((rc == 1))
+	grep "cannot write store .*: No space left on device" "$LOADER_LOG"
+	# tmpfs took the write up to a page boundary; the loader cut it back
+	# to the last whole record: the store is a prefix of the kernel's list
+	size=$(stat -c %s "$STORE/binary_runtime_measurements")
+	echo "store: $size bytes"
+	((size > 0 && size % 4096 != 0))
+	cmp -n "$size" "$STORE/binary_runtime_measurements" "$KERNEL_LOG"
+	run "$CLI" verify --store "$STORE"
+	echo "$output"
+	[[ $status -eq 0 && $output != *"partial record"* ]]
 }

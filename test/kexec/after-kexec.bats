@@ -73,7 +73,7 @@ load kexec
 	start_writers
 	if ((BOOT <= KEXECS)); then
 		load_next_kernel
-		sleep 3
+		window_measured
 		end_boot_with kexec
 	else
 		# a full reboot next: a machine reset, which resets the TPM

@@ -23,6 +23,6 @@ load kexec
 	start_writers
 	load_next_kernel
 	# the window between load and execute: the writers go on measuring
-	sleep 3
+	window_measured
 	end_boot_with kexec
 }

@@ -88,10 +88,24 @@ load_next_kernel() {
 	run "$CLI" kexec-prepare --store "$STORE"
 	echo "$output"
 	[[ $status -eq 0 ]]
-	if has_ima_kexec; then
-		ima_kexec=1
-		ima_kexec_probes_on
-	fi
+	# which kernel this is, run-tests.sh says (--env IMASNAP_KERNEL): the
+	# segment checks below must not be left out because a lookup missed
+	has_ima_kexec && ima_kexec=1
+	case ${IMASNAP_KERNEL:-} in
+	ima-kexec)
+		[[ -n $ima_kexec ]] || {
+			echo "the ima-kexec kernel shows no ima_add_kexec_buffer in /proc/kallsyms" >&2
+			return 1
+		}
+		;;
+	debian)
+		[[ -z $ima_kexec ]] || {
+			echo "Debian's kernel shows ima_add_kexec_buffer: not the kernel expected" >&2
+			return 1
+		}
+		;;
+	esac
+	[[ -z $ima_kexec ]] || ima_kexec_probes_on
 	before=$(wc -c <"$KERNEL_LOG")
 	kexec -s -l "${IMASNAP_VMLINUZ:?}" --initrd "${IMASNAP_INITRD:?}" --reuse-cmdline
 	after=$(wc -c <"$KERNEL_LOG")
@@ -103,6 +117,20 @@ load_next_kernel() {
 	((before + 24 <= size && size <= after + 24))
 	((seg < 65536))
 	echo "$size $seg" >"$PERSIST/ima-kexec.$BOOT"
+}
+
+# window_measured: after the next kernel was loaded, wait until the writers
+# made two more measurements (30 s at most), so that the load-to-execute
+# window holds some whatever the machine's speed
+window_measured() {
+	local list=$PERSIST/window.$BOOT want i
+	want=$(($(wc -l <"$list") + 2))
+	for ((i = 0; i < 300; i++)); do
+		(($(wc -l <"$list") >= want)) && return 0
+		sleep 0.1
+	done
+	echo "the writers measured nothing after the load in 30 s" >&2
+	return 1
 }
 
 # end_boot_with kexec|reboot: what the guest does after this file
