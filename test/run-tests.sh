@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The project's test command (`make test` runs it). In order:
-#   1. host unit tests: `make unit-test` if the Makefile has that target (its
-#      last line "unit: N passed, N failed" is counted);
+#   1. on the host: `make unit-test`, `make unit-test-san` (ASan + UBSan) and
+#      `make fuzz-check` (every fuzz target, bounded), each counted from its
+#      last line "LABEL: N passed, N failed";
 #   2. one VM boot with ima_template=ima-ng per test/bats/*.bats file but the
 #      template files (each suite starts from a fresh kernel list and TPM);
 #   3. one VM boot per template in IMASNAP_TEMPLATE_BOOTS (default "ima-ng ima-sig
@@ -98,29 +99,39 @@ add_counts() {
 	NOTES+=("$1: $2 passed, $3 failed, $4 skipped")
 }
 
-# 1. Unit tests on the host.
-if [[ $UNIT == yes ]]; then
-	echo "== unit tests (make unit-test)"
+# make_step TARGET LABEL: runs `make TARGET`, whose output ends with a line
+# "LABEL: N passed, N failed", and counts it. A missing target is a note.
+make_step() {
+	local target=$1 label=$2 out rc line p f
+	echo "== $label (make $target)"
 	# make -q exits 1 when the goal is out of date, and grep -q would make
 	# it die of SIGPIPE: ignore make's status (pipefail), read all of it.
-	if [[ -f $TOP/Makefile ]] &&
-		{ make -C "$TOP" -qp 2>/dev/null || true; } | grep '^unit-test:' >/dev/null; then
-		out=$(mktemp)
-		make -C "$TOP" unit-test 2>&1 | tee "$out"
-		rc=${PIPESTATUS[0]}
-		line=$(grep -E '^unit: [0-9]+ passed, [0-9]+ failed' "$out" | tail -n1)
-		rm -f "$out"
-		if [[ $line =~ ^unit:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-			p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
-			# A failing make with no failed test still is a failure.
-			((rc == 0 || f > 0)) || f=1
-			add_counts "unit" "$p" "$f" 0
-		else
-			add_counts "unit (make exited $rc, no 'unit:' line)" 0 1 0
-		fi
-	else
-		NOTES+=("unit: no unit-test target in $TOP/Makefile, not run")
+	if [[ ! -f $TOP/Makefile ]] ||
+		! { make -C "$TOP" -qp 2>/dev/null || true; } | grep "^$target:" >/dev/null; then
+		NOTES+=("$label: no $target target in $TOP/Makefile, not run")
+		return
 	fi
+	out=$(mktemp)
+	make -C "$TOP" "$target" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E "^$label: [0-9]+ passed, [0-9]+ failed" "$out" | tail -n1)
+	rm -f "$out"
+	if [[ $line =~ ^$label:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+		# A failing make with no failed test still is a failure.
+		((rc == 0 || f > 0)) || f=1
+		add_counts "$label" "$p" "$f" 0
+	else
+		add_counts "$label (make exited $rc, no '$label:' line)" 0 1 0
+	fi
+}
+
+# 1. On the host: unit tests, the same under ASan and UBSan, and every
+# fuzz target for a bounded time (test/fuzz/run.sh).
+if [[ $UNIT == yes ]]; then
+	make_step unit-test unit
+	make_step unit-test-san san
+	make_step fuzz-check fuzz
 fi
 
 [[ -n $VM ]] || exit $((FAILED > 0))
