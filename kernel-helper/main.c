@@ -54,10 +54,6 @@ module_param(trim_batch, uint, 0644);
 MODULE_PARM_DESC(trim_batch,
 		 "Entries unlinked per hold of IMA's list mutex (1..4096, default 128)");
 
-module_param(reboot_wait_ms, uint, 0644);
-MODULE_PARM_DESC(reboot_wait_ms,
-		 "How long a reboot or kexec waits for the loader to store every entry (ms, default 5000)");
-
 static struct dentry *imasnap_dir;
 static struct dentry *state_file;
 

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The kernel helper's gate on IMA's list files (kernel-helper/readers.c) and
-# its module life cycle. Each test loads the module itself and unloads it in
-# teardown.
+# its module life cycle, and the bound on reboot_wait_ms (reboot.c). Each test
+# loads the module itself and unloads it in teardown. The reboot notifier's
+# own paths need a reboot: test/kexec/reboot-wait*.bats (a chain).
 #
 # Run alone with: test/vm/run.sh test/bats/gate.bats
 
@@ -199,3 +200,20 @@ bg_open() {
 	no_kernel_problems
 }
 
+@test "gate: reboot_wait_ms takes 0..60000 ms; larger values are refused at insmod and through sysfs, changing nothing" {
+	run insmod "$KO" reboot_wait_ms=60001
+	echo "$output"
+	[ "$status" -ne 0 ]
+	run loaded
+	[ "$status" -ne 0 ]
+	insmod "$KO" reboot_wait_ms=60000
+	[ "$(cat "$PARAMS/reboot_wait_ms")" = 60000 ]
+	run bash -c "echo 100000 >$PARAMS/reboot_wait_ms"
+	[ "$status" -ne 0 ]
+	run bash -c "echo -1 >$PARAMS/reboot_wait_ms"
+	[ "$status" -ne 0 ]
+	[ "$(cat "$PARAMS/reboot_wait_ms")" = 60000 ]
+	echo 0 >"$PARAMS/reboot_wait_ms"
+	[ "$(cat "$PARAMS/reboot_wait_ms")" = 0 ]
+	no_kernel_problems
+}
