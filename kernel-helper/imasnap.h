@@ -88,7 +88,9 @@ bool entry_is_aggregate(const struct ima_template_entry *entry,
 			const u8 **buf, u32 *len);
 
 /* readers.c: keeps readers of IMA's list files out while entries go */
-int readers_gate_install(void);
+int readers_gate_alloc(void);
+void readers_gate_free(void);
+void readers_gate_install(void);
 void readers_gate_remove(void);
 int readers_block(unsigned int wait_ms);
 void readers_unblock(void);

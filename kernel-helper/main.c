@@ -54,10 +54,6 @@ module_param(trim_batch, uint, 0644);
 MODULE_PARM_DESC(trim_batch,
 		 "Entries unlinked per hold of IMA's list mutex (1..4096, default 128)");
 
-module_param(reboot_wait_ms, uint, 0644);
-MODULE_PARM_DESC(reboot_wait_ms,
-		 "How long a reboot or kexec waits for the loader to store every entry (ms, default 5000)");
-
 static struct dentry *imasnap_dir;
 static struct dentry *state_file;
 
@@ -360,7 +356,7 @@ static int __init imasnap_init(void)
 	mutex_unlock(&snap.lock);
 	if (err)
 		goto out_banks;
-	err = readers_gate_install();
+	err = readers_gate_alloc();
 	if (err)
 		goto out_banks;
 	err = reboot_hook_install();
@@ -369,6 +365,11 @@ static int __init imasnap_init(void)
 	err = files_create();
 	if (err)
 		goto out_reboot;
+	/*
+	 * Last, and nothing can fail after the files exist and the gate is
+	 * in: a failed init frees the module whatever still points into it.
+	 */
+	readers_gate_install();
 	pr_info("ready: %llu entries trimmed so far, %d PCR banks\n",
 		snap.trimmed, snap.banks.nr);
 	return 0;
@@ -376,7 +377,7 @@ static int __init imasnap_init(void)
 out_reboot:
 	reboot_hook_remove();
 out_gate:
-	readers_gate_remove();
+	readers_gate_free();
 out_banks:
 	banks_free(&snap.banks);
 out_base:
@@ -384,11 +385,12 @@ out_base:
 	return err;
 }
 
+/* The reverse of init: the gate goes first. */
 static void __exit imasnap_exit(void)
 {
+	readers_gate_remove();
 	files_remove();
 	reboot_hook_remove();
-	readers_gate_remove();
 	banks_free(&snap.banks);
 	kfree(snap.base);
 }

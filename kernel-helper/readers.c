@@ -10,66 +10,106 @@
  * records. So a trim runs only while no one has either file open:
  *
  *  - do_dentry_open() counts every read-only open in the inode's i_readcount
- *    (read-write opens in i_writecount) before it calls the open method, so
- *    those counters cover every open file, even ones opened before this
- *    module was loaded;
+ *    and every open for writing in i_writecount before it calls the open
+ *    method, so those counters cover every open file, even ones opened
+ *    before this module was loaded; an open with O_ACCMODE 3 (neither read
+ *    nor write) is counted in neither, and cannot read;
  *  - the module swaps both inodes' i_fop for a copy whose open method waits
  *    while a trim runs (a gate), so no new reader starts during a trim.
- *    Openers waiting at the gate are counted in i_readcount too; the gate
- *    counts them itself and subtracts them.
+ *    Openers waiting at the gate that do_dentry_open() counted are counted
+ *    by the gate too and subtracted; the others are not, or a real reader
+ *    would go unseen.
  *
  * A trim closes the gate, then waits a bounded time for the open count to
  * drop to zero; if it does not, it reopens the gate and fails with -EBUSY
  * without having changed anything.
+ *
+ * The module's lifetime. Like IMA's own, the copies have no owner: opens
+ * never take a reference on the module, so an open that races rmmod never
+ * asks fops_get() for a module going away (do_dentry_open() WARNs and fails
+ * it), and fops_get(), which reads i_fop more than once, counts the same
+ * whichever i_fop it sees while the gate is put in or taken out. Instead:
+ *  - a file that passed the gate is switched to IMA's own operations, so no
+ *    open file points into the module;
+ *  - the copies are allocated, and are never freed: an open that took a
+ *    copy from i_fop just before the gate was removed may use it for as long
+ *    as that file is open (about 600 bytes per unload);
+ *  - on removal the copies' open becomes IMA's, and the helper waits until
+ *    no task can still be in, or about to enter, gate_open() (a counter for
+ *    the ones inside, which may sleep, and an RCU-tasks grace period before
+ *    and after it for the instructions around it).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
+#include <linux/kmemleak.h>
 #include <linux/module.h>
+#include <linux/rcupdate_wait.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/wait_bit.h>
 
 #include "imasnap.h"
 
 struct gated_file {
 	struct inode *inode;
 	const struct file_operations *orig;
-	struct file_operations fops;
+	struct file_operations *fops;	/* never freed, see above */
 };
 
 static struct gated_file gated[2];
 static DEFINE_SPINLOCK(gate_lock);
+static bool gate_installed;		/* under gate_lock */
 static bool gate_closed;		/* under gate_lock */
-static unsigned int gate_waiters;	/* openers waiting, under gate_lock */
+static unsigned int gate_waiters;	/* counted openers waiting, under gate_lock */
 static DECLARE_WAIT_QUEUE_HEAD(gate_wq);
+static atomic_t gate_inside = ATOMIC_INIT(0);	/* tasks in gate_open() */
+
+/* 6.1 fs/open.c: do_dentry_open() counted @file in i_readcount or i_writecount */
+static bool open_counted(const struct file *file)
+{
+	return file->f_mode & (FMODE_READ | FMODE_WRITE);
+}
+
+static int gate_wait(struct file *file)
+{
+	unsigned int counted = open_counted(file);
+	int err = 0;
+
+	spin_lock(&gate_lock);
+	while (gate_closed && !err) {
+		gate_waiters += counted;
+		spin_unlock(&gate_lock);
+		err = wait_event_interruptible(gate_wq, !READ_ONCE(gate_closed));
+		spin_lock(&gate_lock);
+		gate_waiters -= counted;
+	}
+	spin_unlock(&gate_lock);
+	return err;
+}
 
 static int gate_open(struct inode *inode, struct file *file)
 {
 	const struct file_operations *orig = NULL;
 	int i, err;
 
+	/* before anything that may sleep: readers_gate_remove() */
+	atomic_inc(&gate_inside);
 	for (i = 0; i < ARRAY_SIZE(gated); i++)
 		if (gated[i].inode == inode)
 			orig = gated[i].orig;
-	if (WARN_ON_ONCE(!orig))
-		return -ENODEV;
-
-	spin_lock(&gate_lock);
-	while (gate_closed) {
-		gate_waiters++;
-		spin_unlock(&gate_lock);
-		err = wait_event_interruptible(gate_wq, !READ_ONCE(gate_closed));
-		spin_lock(&gate_lock);
-		gate_waiters--;
-		if (err) {
-			spin_unlock(&gate_lock);
-			return err;
-		}
+	err = WARN_ON_ONCE(!orig) ? -ENODEV : gate_wait(file);
+	if (!err) {
+		/* from here on IMA's file, with nothing in this module */
+		file->f_op = orig;
+		err = orig->open(inode, file);
 	}
-	spin_unlock(&gate_lock);
-	return orig->open(inode, file);
+	if (atomic_dec_and_test(&gate_inside))
+		wake_up_var(&gate_inside);
+	return err;
 }
 
 static int open_files(void)
@@ -82,38 +122,78 @@ static int open_files(void)
 	return n;
 }
 
-int readers_gate_install(void)
+static void set_i_fop(struct inode *inode, const struct file_operations *fops)
 {
-	struct dentry *dentries[] = { *ima.binary_list, *ima.ascii_list };
+	inode_lock(inode);
+	WRITE_ONCE(inode->i_fop, fops);
+	inode_unlock(inode);
+}
+
+/* The copies, before init creates anything a failure would have to undo. */
+int readers_gate_alloc(void)
+{
 	const struct file_operations *fops[] = { ima.binary_list_fops,
 						 ima.ascii_list_fops };
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(gated); i++) {
-		struct gated_file *g = &gated[i];
-
-		g->inode = d_inode(dentries[i]);
-		g->orig = fops[i];
-		g->fops = *fops[i];
-		/* files opened through the copy pin the module */
-		g->fops.owner = THIS_MODULE;
-		g->fops.open = gate_open;
-		inode_lock(g->inode);
-		WRITE_ONCE(g->inode->i_fop, &g->fops);
-		inode_unlock(g->inode);
+		gated[i].fops = kmemdup(fops[i], sizeof(*fops[i]), GFP_KERNEL);
+		if (!gated[i].fops) {
+			readers_gate_free();
+			pr_err("cannot allocate the list files' gate\n");
+			return -ENOMEM;
+		}
+		gated[i].orig = fops[i];
+		gated[i].fops->owner = NULL;	/* see above; IMA's is built in */
+		gated[i].fops->open = gate_open;
 	}
 	return 0;
+}
+
+/* Only for copies never installed. */
+void readers_gate_free(void)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(gated); i++) {
+		kfree(gated[i].fops);
+		gated[i].fops = NULL;
+	}
+}
+
+/* Cannot fail: init's last step. */
+void readers_gate_install(void)
+{
+	int i;
+
+	gated[0].inode = d_inode(*ima.binary_list);
+	gated[1].inode = d_inode(*ima.ascii_list);
+	for (i = 0; i < ARRAY_SIZE(gated); i++)
+		set_i_fop(gated[i].inode, gated[i].fops);
+	spin_lock(&gate_lock);
+	gate_installed = true;
+	spin_unlock(&gate_lock);
 }
 
 void readers_gate_remove(void)
 {
 	int i;
 
+	spin_lock(&gate_lock);
+	gate_installed = false;
+	spin_unlock(&gate_lock);
 	for (i = 0; i < ARRAY_SIZE(gated); i++) {
-		inode_lock(gated[i].inode);
-		WRITE_ONCE(gated[i].inode->i_fop, gated[i].orig);
-		inode_unlock(gated[i].inode);
+		set_i_fop(gated[i].inode, gated[i].orig);
+		/* an open that took the copy before calls IMA's open */
+		WRITE_ONCE(gated[i].fops->open, gated[i].orig->open);
 	}
+	/* whoever read gate_open from a copy has entered it and counts */
+	synchronize_rcu_tasks();
+	wait_var_event(&gate_inside, !atomic_read(&gate_inside));
+	/* and has run gate_open()'s last instructions */
+	synchronize_rcu_tasks();
+	for (i = 0; i < ARRAY_SIZE(gated); i++)
+		kmemleak_not_leak(gated[i].fops);
 }
 
 void readers_unblock(void)
@@ -130,8 +210,12 @@ int readers_block(unsigned int wait_ms)
 	int busy;
 
 	spin_lock(&gate_lock);
-	gate_closed = true;
+	gate_closed = gate_installed;
 	spin_unlock(&gate_lock);
+	if (!gate_closed) {
+		pr_info("trim refused: the helper is still loading; nothing changed, retry\n");
+		return -EBUSY;
+	}
 	for (;;) {
 		spin_lock(&gate_lock);
 		busy = open_files() - gate_waiters;

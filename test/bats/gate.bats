@@ -1,0 +1,219 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The kernel helper's gate on IMA's list files (kernel-helper/readers.c) and
+# its module life cycle, and the bound on reboot_wait_ms (reboot.c). Each test
+# loads the module itself and unloads it in teardown. The reboot notifier's
+# own paths need a reboot: test/kexec/reboot-wait*.bats (a chain).
+#
+# Run alone with: test/vm/run.sh test/bats/gate.bats
+
+load helpers
+
+SNAP=/sys/kernel/security/imasnap
+PARAMS=/sys/module/imasnap/parameters
+BIN=$IMA_DIR/binary_runtime_measurements
+ASCII=$IMA_DIR/ascii_runtime_measurements
+
+# a command, not a function: a background job's $! is then the python
+# process, whose kernel stack the tests look at
+LISTFILE=$TREE/test/tools/listfile.py
+
+# (unload, nth_digest, wait_in_kernel, no_kernel_problems: as in module.bats)
+loaded() {
+	local m
+	while read -r m _; do
+		[[ $m != imasnap ]] || return 0
+	done </proc/modules
+	return 1
+}
+
+unload() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		loaded || return 0
+		rmmod imasnap 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod imasnap
+}
+
+nth_digest() {
+	sed -n "${1}p" "$ASCII" | cut -d' ' -f2
+}
+
+# wait_in_kernel FUNCTION PID: until PID sleeps in the kernel inside
+# FUNCTION (from /proc/PID/stack), at most 60 s
+wait_in_kernel() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		grep -qw "$1" "/proc/$2/stack" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "process $2 does not wait in $1" >&2
+	return 1
+}
+
+# Kernel warnings, list corruption reports or oopses after this test's
+# marker in the kernel log.
+no_kernel_problems() {
+	local new
+	new=$(dmesg | sed -n "/$MARKER/,\$p" |
+		grep -E 'WARNING:|BUG:|Oops|corruption|general protection|Call Trace:|refcount_t:' || true)
+	if [[ -n $new ]]; then
+		echo "kernel problems: $new"
+		return 1
+	fi
+}
+
+setup() {
+	require_ima
+	[[ -f $KO ]] || skip "$KO is not built (make module)"
+	unload
+	MARKER="imasnap-gate-test-$$-$RANDOM"
+	echo "$MARKER: $BATS_TEST_DESCRIPTION" >/dev/kmsg
+	WORK=$(tmpfs_dir)
+	BG_PIDS=()
+}
+
+teardown() {
+	local p
+	exec 7<&-
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	unload
+	rm -rf "$WORK"
+}
+
+# bg_open MODE PATH NAME: listfile open in the background, without fd 7,
+# output in $BATS_TEST_TMPDIR/NAME.out (a copy of what it read in NAME.copy);
+# its pid in BG_PIDS and $BG
+bg_open() {
+	python3 "$LISTFILE" open "$1" "$2" "$BATS_TEST_TMPDIR/$3.copy" \
+		>"$BATS_TEST_TMPDIR/$3.out" 7<&- &
+	BG=$!
+	BG_PIDS+=("$BG")
+}
+
+@test "gate: an O_ACCMODE 3 open waiting at the gate does not hide a real reader: the trim fails with EBUSY, nothing changed" {
+	insmod "$KO"
+	echo 10000 >"$PARAMS/reader_wait_ms"
+	measure_files 2 "$WORK"
+	local d=$BATS_TEST_TMPDIR trim
+	cp "$BIN" "$d/list.before"
+	cp "$SNAP/state" "$d/state.before"
+	# a real reader, counted in i_readcount
+	exec 7<"$BIN"
+	python3 "$LISTFILE" trim 1 "$(nth_digest 1)" >"$d/trim.out" 7<&- &
+	trim=$!
+	BG_PIDS+=("$trim")
+	wait_in_kernel readers_block "$trim"
+	# flags 3: do_dentry_open counts it nowhere; it waits at the gate
+	bg_open acc3 "$BIN" acc3
+	wait_in_kernel gate_open "$BG"
+	# the overlap happened: the trim still waits for the reader
+	grep -qw readers_block "/proc/$trim/stack"
+	wait "$trim"
+	echo "trim: $(cat "$d/trim.out")"
+	[ "$(cat "$d/trim.out")" = EBUSY ]
+	# the gate reopened: the waiting open goes through
+	wait "$BG"
+	[ "$(cat "$d/acc3.out")" = "ok acc3" ]
+	exec 7<&-
+	cmp "$d/list.before" "$BIN"
+	cmp "$d/state.before" "$SNAP/state"
+	no_kernel_problems
+}
+
+@test "gate: opens waiting at the gate (read-only, read-write, O_ACCMODE 3) hold a trim back only while a reader is open, then read the trimmed list" {
+	insmod "$KO"
+	echo 30000 >"$PARAMS/reader_wait_ms"
+	measure_files 3 "$WORK"
+	local d=$BATS_TEST_TMPDIR trim m pids=()
+	exec 7<"$BIN"
+	python3 "$LISTFILE" trim 2 "$(nth_digest 2)" >"$d/trim.out" 7<&- &
+	trim=$!
+	BG_PIDS+=("$trim")
+	wait_in_kernel readers_block "$trim"
+	for m in ro rw acc3; do
+		bg_open "$m" "$BIN" "$m"
+		pids+=("$BG")
+		wait_in_kernel gate_open "$BG"
+	done
+	grep -qw readers_block "/proc/$trim/stack"
+	# the last reader closes: the waiters do not hold the trim back
+	exec 7<&-
+	wait "$trim"
+	[ "$(cat "$d/trim.out")" = OK ]
+	for m in 0 1 2; do
+		wait "${pids[m]}"
+	done
+	[ "$(cat "$d/ro.out")" = "ok ro" ]
+	[ "$(cat "$d/rw.out")" = "ok rw" ]
+	[ "$(cat "$d/acc3.out")" = "ok acc3" ]
+	# they got in after the trim: its snapshot_aggregate is their last record
+	cmp "$d/ro.copy" "$BIN"
+	cmp "$d/rw.copy" "$BIN"
+	tail -n 1 "$ASCII" | grep -q ' ima-buf .* snapshot_aggregate '
+	no_kernel_problems
+}
+
+@test "gate: a list file opened while the helper is loaded keeps reading after rmmod, which it does not hold up" {
+	insmod "$KO"
+	measure_files 2 "$WORK"
+	exec 7<"$BIN"
+	local head
+	head=$(head -c 28 <&7 | od -An -tx1 | tr -d ' \n')
+	[ ${#head} -eq 56 ]
+	rmmod imasnap
+	run loaded
+	[ "$status" -ne 0 ]
+	# the rest of the same open file: IMA's file, nothing of the module left
+	cat <&7 >"$BATS_TEST_TMPDIR/rest"
+	[ -s "$BATS_TEST_TMPDIR/rest" ]
+	exec 7<&-
+	no_kernel_problems
+}
+
+@test "gate: opens of both list files (read-only, read-write, O_ACCMODE 3) racing 200 unload/reload cycles: no kernel warning, every open succeeds with a well-formed list or fails cleanly" {
+	local d=$BATS_TEST_TMPDIR i m t0
+	measure_files 2 "$WORK"
+	# one process for both files, niced: the cycles get the CPUs they need
+	nice -n 10 python3 "$LISTFILE" loop "$d/stop" "$BIN" "$ASCII" >"$d/loop" &
+	BG_PIDS+=($!)
+	t0=$SECONDS
+	for ((i = 0; i < 200; i++)); do
+		insmod "$KO"
+		rmmod imasnap || unload
+	done
+	touch "$d/stop"
+	wait "${BG_PIDS[0]}"
+	BG_PIDS=()
+	echo "200 cycles in $((SECONDS - t0)) s; opens: $(cat "$d/loop")"
+	# every mode opened the files many times during the cycles
+	for m in ro rw acc3; do
+		[[ $(cat "$d/loop") =~ (^| )$m:ok\ ([0-9]+) ]]
+		[ "${BASH_REMATCH[2]}" -ge 400 ]
+	done
+	no_kernel_problems
+}
+
+@test "gate: reboot_wait_ms takes 0..60000 ms; larger values are refused at insmod and through sysfs, changing nothing" {
+	run insmod "$KO" reboot_wait_ms=60001
+	echo "$output"
+	[ "$status" -ne 0 ]
+	run loaded
+	[ "$status" -ne 0 ]
+	insmod "$KO" reboot_wait_ms=60000
+	[ "$(cat "$PARAMS/reboot_wait_ms")" = 60000 ]
+	run bash -c "echo 100000 >$PARAMS/reboot_wait_ms"
+	[ "$status" -ne 0 ]
+	run bash -c "echo -1 >$PARAMS/reboot_wait_ms"
+	[ "$status" -ne 0 ]
+	[ "$(cat "$PARAMS/reboot_wait_ms")" = 60000 ]
+	echo 0 >"$PARAMS/reboot_wait_ms"
+	[ "$(cat "$PARAMS/reboot_wait_ms")" = 0 ]
+	no_kernel_problems
+}
