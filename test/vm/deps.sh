@@ -20,6 +20,9 @@ PACKAGES=(
 	# test bed: guest, TPM emulator, initramfs, kernel extraction, kexec
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static bats
 	ima-evm-utils cpio xz-utils kmod kexec-tools
+	# the fault tests (test/bats/faults.bats): a file system on the test
+	# disk, device-mapper tables (the guest runs the host's binaries)
+	e2fsprogs dmsetup
 	# the CONFIG_IMA_KEXEC test kernel (test/vm/custom-kernel.sh)
 	linux-source-6.1 flex bison bc dwarves
 	# used by test/vm/*.sh and the in-guest runner (usually already there)
