@@ -6,6 +6,10 @@
 # test/vm/run.sh attaches to every boot, through device-mapper devices whose
 # tables a test switches to make the disk fail.
 
+# The store lives on ext4, which the guest's policy measures: imasnap reads
+# it unmeasured (imasnap-unmeasured says why)
+CLI=$TREE/test/faults/imasnap-unmeasured
+
 FAULT_DISK=/dev/vda
 # the device-mapper devices and mounts of this suite; teardown removes them
 FAULT_PREFIX=imasnap-fault

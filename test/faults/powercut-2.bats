@@ -64,9 +64,11 @@ teardown() {
 	fi
 
 	# the new epoch: this boot's list, from its first entry, verified
+	# (verify compares store and list where both hold entries; a cmp of
+	# the two races the open_writers violations that reading the store,
+	# on a measured file system, adds while the loader holds it open)
 	grep -qx "epoch $(cat /proc/sys/kernel/random/boot_id)" "$STORE/epoch"
 	wait_lag0
-	assert_store_is_kernel_log
 	verify_store_ok
 	stop_loader
 }

@@ -354,7 +354,7 @@ power_cut() {
 	kill -KILL "$QEMU_PID" 2>/dev/null || true
 	wait "$QEMU_PID" 2>/dev/null || true
 	POWERCUTS=$((POWERCUTS + 1))
-	echo "run.sh: power cut $POWERCUTS: qemu killed ($(cat "$RESULTS/powercut" 2>/dev/null))"
+	echo "run.sh: power cut $POWERCUTS: qemu killed"
 	rm -f "$RESULTS/powercut"
 	echo "$POWERCUTS" >"$RESULTS/powercuts"
 	kill "$SWTPM_PID" 2>/dev/null || true
