@@ -25,6 +25,9 @@ PACKAGES=(
 	ima-evm-utils cpio xz-utils kmod kexec-tools
 	# tools the suites call (protect.bats: strace, getfattr)
 	strace attr python3
+	# the fault tests (test/bats/faults.bats): a file system on the test
+	# disk, device-mapper tables (the guest runs the host's binaries)
+	e2fsprogs dmsetup
 	# the CONFIG_IMA_KEXEC test kernel (test/vm/custom-kernel.sh)
 	linux-source-6.1 flex bison bc dwarves
 	# used by test/vm/*.sh and the in-guest runner (usually already there)

@@ -110,7 +110,8 @@ awk -v boot="$BOOT" -v notes="$RES/kernel-notes" -f "$IMASNAP_TREE/test/vm/kerne
 next=$(cat "$RES/next-boot" 2>/dev/null)
 rm -f "$RES/next-boot"
 if [[ -n ${IMASNAP_CHAIN:-} && $BOOT -lt ${#all_files[@]} ]]; then
-	sync
+	# not before a power cut: it would flush the disk under test
+	[[ $next == powercut ]] || sync
 	case $next in
 	kexec)
 		log "boot $BOOT: kexec -e"
@@ -121,6 +122,16 @@ if [[ -n ${IMASNAP_CHAIN:-} && $BOOT -lt ${#all_files[@]} ]]; then
 	reboot)
 		log "boot $BOOT: reboot (machine and TPM reset)"
 		echo b >/proc/sysrq-trigger
+		;;
+	powercut)
+		# The host kills qemu once "powercut" appears: whatever the
+		# test left running (a loader, writers) runs on until then,
+		# and nothing here syncs the guest's disks.
+		log "boot $BOOT: asking the host for a power cut"
+		date +%s.%N >"$RES/powercut"
+		sleep 600
+		log "boot $BOOT: the host did not cut the power in 600 s"
+		echo "boot $BOOT: the power cut it asked for did not come" >>"$RES/kernel-problems"
 		;;
 	*)
 		log "boot $BOOT: no next boot was asked for (next-boot: '$next')"

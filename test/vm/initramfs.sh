@@ -3,7 +3,8 @@
 #
 # Build (once, cached) the guest's initramfs and print its path: busybox-static,
 # test/vm/init as /init, a /probe init that only powers off (for the KVM probe
-# boot), and the kernel modules needed to mount the host root over virtio-9p.
+# boot), and the kernel modules needed to mount the host root over virtio-9p
+# and to use the test disk (below).
 # The cache key covers the kernel version, busybox and the files used, so an
 # edit of test/vm/init rebuilds it.
 set -euo pipefail
@@ -26,8 +27,12 @@ file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
 
 # Modules the guest needs, the leaves of the dependency graph; their
 # dependencies are found with modinfo, so a kernel that splits them differently
-# still works.
-ROOT_MODULES=(virtio_pci 9pnet_virtio 9p)
+# still works. Besides the host root over 9p: the test disk (virtio_blk,
+# run.sh --disk), a file system to make on it (ext4, which needs crc32c),
+# device-mapper with its built-in linear and error targets and the flakey
+# one (dm_mod, dm_flakey), and loop devices, for the fault tests
+# (test/bats/faults.bats).
+ROOT_MODULES=(virtio_pci 9pnet_virtio 9p virtio_blk crc32c_generic ext4 dm_mod dm_flakey loop)
 
 declare -A PATH_OF=() SEEN=()
 ORDER=()

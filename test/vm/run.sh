@@ -31,6 +31,19 @@
 #   --kernel K        debian (default: Debian's kernel, test/vm/kernel.sh) or
 #                     ima-kexec (test/vm/custom-kernel.sh: CONFIG_IMA_KEXEC,
 #                     lockdep, KASAN, list debugging)
+#   --disk SIZE|FILE  the raw virtio-blk disk the guest sees as /dev/vda
+#                     (cache=none, so a flush reaches the host file and a
+#                     killed qemu loses what it did not flush). Every boot
+#                     gets one: by default a sparse 64M file in the run's
+#                     temp dir, removed after the run. SIZE (e.g. 256M, 1G):
+#                     such a file of that size. FILE: that file, kept across
+#                     runs (created sparse, 64M, if missing).
+#   --no-disk         no disk
+#   Power cut (--chain only): a bats file that writes "powercut" to
+#   $IMASNAP_RESULTS/next-boot ends its boot with the host killing qemu
+#   (SIGKILL: no shutdown, no flush) while the guest still runs; the host
+#   then restarts swtpm on its state (startup-clear: PCRs reset, as at a
+#   power-on) and boots the next file on the same disk.
 #
 # Environment: IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, IMASNAP_VM_MEM (2G),
 # IMASNAP_VM_SMP (2), IMASNAP_CACHE (kernel cache), IMASNAP_KEEP_RESULTS (how
@@ -64,9 +77,10 @@ KERNEL=debian
 MEM=${IMASNAP_VM_MEM:-2G}
 SMP=${IMASNAP_VM_SMP:-2}
 KEEP=${IMASNAP_KEEP_RESULTS:-20}
+DISK=64M
 
 usage() {
-	sed -n '4,39s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,51s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 die() {
@@ -90,6 +104,8 @@ while (($#)); do
 	--env) ENVS+=("${2:?}"); shift ;;
 	--chain) CHAIN=1 ;;
 	--kernel) KERNEL=${2:?}; shift ;;
+	--disk) DISK=${2:?}; shift ;;
+	--no-disk) DISK= ;;
 	-h | --help) usage ;;
 	--) shift; FILES+=("$@"); break ;;
 	-*) die "unknown option $1" ;;
@@ -102,6 +118,16 @@ for e in "${ENVS[@]}"; do
 	[[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants NAME=VALUE, not '$e'"
 done
 case $ACCEL in auto | tcg | kvm) ;; *) die "--accel: auto, tcg or kvm" ;; esac
+# A size makes a run-private disk; anything else names a file to keep.
+DISK_FILE='' DISK_SIZE=''
+if [[ $DISK =~ ^[1-9][0-9]*[KMG]$ ]]; then
+	DISK_SIZE=$DISK
+elif [[ -n $DISK ]]; then
+	[[ ! -e $DISK || -f $DISK ]] || die "--disk: $DISK is not a regular file"
+	DISK_FILE=$(realpath "$DISK")
+	[[ $DISK_FILE != "$TOP"/* ]] ||
+		die "--disk: $DISK_FILE is inside the tree the guest shares; keep it elsewhere"
+fi
 [[ $(id -u) -eq 0 ]] || die "must run as root (9p export of /, swtpm, kernel cache)"
 
 case $KERNEL in
@@ -113,8 +139,9 @@ esac
 # what they provide built in (init skips them on another kernel).
 INITRD=$("$HERE/initramfs.sh")
 
-# Processes and temp dirs of this run, removed on any exit.
-QEMU_PID='' SWTPM_PID='' TPMSTATE='' PROBE_DIR=''
+# Processes and temp dirs of this run, removed on any exit (the disk is
+# in DISK_DIR unless --disk named a file to keep).
+QEMU_PID='' SWTPM_PID='' TPMSTATE='' PROBE_DIR='' DISK_DIR=''
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	local p
@@ -126,6 +153,7 @@ cleanup() {
 	done
 	[[ -z $TPMSTATE ]] || rm -rf "$TPMSTATE"
 	[[ -z $PROBE_DIR ]] || rm -rf "$PROBE_DIR"
+	[[ -z $DISK_DIR ]] || rm -rf "$DISK_DIR"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -208,7 +236,7 @@ if [[ -z $RESULTS ]]; then
 	RESULTS=$(mktemp -d "$base/run-$(date +%Y%m%d-%H%M%S)-${TEMPLATE//[^A-Za-z0-9_-]/_}-XXXX")
 else
 	mkdir -p "$RESULTS"
-	rm -rf "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,kernel-notes,policy-error,dmesg,dmesg.*,console.log,script.out,boots,next-boot,persist}
+	rm -rf "$RESULTS"/{tap,started,finished,bats-rc,guest-timeout,kernel-problems,kernel-notes,policy-error,dmesg,dmesg.*,console.log,script.out,boots,next-boot,persist,powercut,powercuts}
 fi
 RESULTS=$(realpath "$RESULTS")
 
@@ -245,29 +273,52 @@ CMDLINE+=" panic=-1 imasnap_tree=$TOP${APPEND:+ $APPEND}"
 # stall limit: a report of emulation speed, not of a kernel problem.
 [[ $KERNEL != ima-kexec ]] || CMDLINE+=" rcupdate.rcu_cpu_stall_timeout=300"
 
-# A fresh TPM for every boot. The socket path must stay short (sun_path).
+# A fresh TPM for every run. The socket path must stay short (sun_path).
+# After a power cut swtpm starts again on the same state: startup-clear
+# resets the PCRs, as a power-on does.
 TPMSTATE=$(mktemp -d /tmp/imasnap-tpm.XXXXXX)
-swtpm socket --tpm2 --tpmstate "dir=$TPMSTATE" \
-	--ctrl "type=unixio,path=$TPMSTATE/sock" \
-	--flags not-need-init,startup-clear \
-	--log "file=$RESULTS/swtpm.log" &
-SWTPM_PID=$!
-for _ in $(seq 50); do
-	[[ -S $TPMSTATE/sock ]] && break
-	sleep 0.1
-done
-[[ -S $TPMSTATE/sock ]] || die "swtpm did not create $TPMSTATE/sock"
+start_swtpm() {
+	rm -f "$TPMSTATE/sock"
+	swtpm socket --tpm2 --tpmstate "dir=$TPMSTATE" \
+		--ctrl "type=unixio,path=$TPMSTATE/sock" \
+		--flags not-need-init,startup-clear \
+		--log "file=$RESULTS/swtpm.log" &
+	SWTPM_PID=$!
+	for _ in $(seq 50); do
+		[[ -S $TPMSTATE/sock ]] && return 0
+		sleep 0.1
+	done
+	die "swtpm did not create $TPMSTATE/sock"
+}
+start_swtpm
+
+DISK_ARGS=()
+if [[ -n $DISK ]]; then
+	if [[ -n $DISK_SIZE ]]; then
+		DISK_DIR=$(mktemp -d /tmp/imasnap-disk.XXXXXX)
+		DISK_FILE=$DISK_DIR/disk.raw
+		truncate -s "$DISK_SIZE" "$DISK_FILE"
+	elif [[ ! -e $DISK_FILE ]]; then
+		truncate -s 64M "$DISK_FILE"
+	fi
+	# cache=none: O_DIRECT on the host, and the guest's flushes reach the
+	# file; what the guest did not flush is lost when qemu is killed.
+	# shellcheck disable=SC2054 # the commas are qemu option syntax
+	DISK_ARGS=(-drive "file=$DISK_FILE,format=raw,if=none,id=disk0,cache=none"
+		-device virtio-blk-pci,drive=disk0)
+	echo "run.sh: disk $DISK_FILE ($(stat -c %s "$DISK_FILE") bytes) as /dev/vda"
+fi
 
 echo "run.sh: booting $(basename "$VMLINUZ") ($KERNEL kernel, $ACCEL, $CMDLINE)"
 echo "run.sh: results in $RESULTS"
 T0=$(now)
-# shellcheck disable=SC2054 # the commas are qemu option syntax
 if [[ -n $CHAIN ]]; then
 	# a reboot resets the machine (and the TPM); a panic still ends the run
 	REBOOT_ARGS=(-action panic=shutdown)
 else
 	REBOOT_ARGS=(-no-reboot)
 fi
+# shellcheck disable=SC2054 # the commas are qemu option syntax
 QEMU_ARGS=(-machine q35 "${ACCEL_ARGS[@]}" -m "$MEM" -smp "$SMP"
 	-nodefaults -no-user-config -display none "${REBOOT_ARGS[@]}"
 	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE"
@@ -276,7 +327,8 @@ QEMU_ARGS=(-machine q35 "${ACCEL_ARGS[@]}" -m "$MEM" -smp "$SMP"
 	-fsdev "local,id=results,path=$RESULTS,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=results,mount_tag=results
 	-chardev "socket,id=chrtpm,path=$TPMSTATE/sock"
-	-tpmdev emulator,id=tpm0,chardev=chrtpm -device "$TPMDEV,tpmdev=tpm0")
+	-tpmdev emulator,id=tpm0,chardev=chrtpm -device "$TPMDEV,tpmdev=tpm0"
+	"${DISK_ARGS[@]}")
 if [[ -n $SHELL_MODE ]]; then
 	# Serial console on this terminal (still logged); Ctrl-a x quits qemu.
 	echo "run.sh: interactive shell; exit it to power off, or Ctrl-a x"
@@ -285,9 +337,32 @@ if [[ -n $SHELL_MODE ]]; then
 		-serial chardev:con -mon chardev=con
 	exit
 fi
-qemu-system-x86_64 "${QEMU_ARGS[@]}" -monitor none \
-	-serial "file:$RESULTS/console.log" >"$RESULTS/qemu.log" 2>&1 &
-QEMU_PID=$!
+# The console appends: after a power cut the next boot's follows.
+start_qemu() {
+	qemu-system-x86_64 "${QEMU_ARGS[@]}" -monitor none \
+		-chardev "file,id=con,path=$RESULTS/console.log,append=on" \
+		-serial chardev:con >>"$RESULTS/qemu.log" 2>&1 &
+	QEMU_PID=$!
+}
+start_qemu
+
+# A power cut the guest asked for (guest-run.sh writes "powercut" once its
+# boot is done and its writers still run): SIGKILL, so nothing the guest
+# did not flush reaches the disk; then the TPM and the machine start again.
+POWERCUTS=0
+power_cut() {
+	kill -KILL "$QEMU_PID" 2>/dev/null || true
+	wait "$QEMU_PID" 2>/dev/null || true
+	POWERCUTS=$((POWERCUTS + 1))
+	echo "run.sh: power cut $POWERCUTS: qemu killed"
+	rm -f "$RESULTS/powercut"
+	echo "$POWERCUTS" >"$RESULTS/powercuts"
+	kill "$SWTPM_PID" 2>/dev/null || true
+	wait "$SWTPM_PID" 2>/dev/null || true
+	start_swtpm
+	echo "run.sh: power on after the cut (TPM reset)"
+	start_qemu
+}
 
 # Print complete new TAP lines: results, and the diagnostics ("# ...") of
 # failed tests. Byte offsets, so LC_ALL=C.
@@ -321,6 +396,7 @@ while kill -0 "$QEMU_PID" 2>/dev/null; do
 	fi
 	[[ -n $T_FINISHED || ! -e $RESULTS/finished ]] || T_FINISHED=$(now)
 	stream_tap
+	[[ -z $CHAIN || ! -e $RESULTS/powercut ]] || power_cut
 	# The results are complete once "finished" exists; a guest that then
 	# fails to power off (seen with a broken ACPI set-up: "System halted")
 	# must not keep us waiting until the timeout.
@@ -397,7 +473,7 @@ fi
 FAILED=$((FAILED + MISSING + ${#PROBLEMS[@]} - (MISSING > 0)))
 
 echo "run.sh: kernel $KERNEL, template $TEMPLATE, accel $ACCEL, files: ${REL[*]}"
-[[ -z $CHAIN ]] || echo "run.sh: boots: $(cat "$RESULTS/boots" 2>/dev/null || echo 0) (--chain)"
+[[ -z $CHAIN ]] || echo "run.sh: boots: $(cat "$RESULTS/boots" 2>/dev/null || echo 0) (--chain), power cuts: $POWERCUTS"
 if [[ -n $T_STARTED ]]; then
 	echo "run.sh: boot time $(secs "$T0" "$T_STARTED") s (qemu start to test runner)"
 	[[ -z $T_FINISHED ]] ||
