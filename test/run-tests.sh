@@ -17,7 +17,9 @@
 #      "debian ima-kexec"); a kernel named there that is not built
 #      (`make custom-kernel-module`) is a failure, not a skip; with
 #      IMASNAP_CUSTOM_MODULE_SUITE=1 also the helper's own suite (module.bats)
-#      on the ima-kexec kernel.
+#      on the ima-kexec kernel; then two short chains on Debian's kernel:
+#      test/kexec/reboot-wait*.bats (the reboot notifier's timeout) and
+#      test/faults/powercut-*.bats (power cut while the loader writes).
 # Ends with exactly one line "N passed, N failed"; exits 1 if anything failed.
 # Every skipped test is named in the summary. With CI set (CI=true, as CI
 # runs it) or IMASNAP_STRICT=1, a skipped test counts as failed: a run that
@@ -252,6 +254,11 @@ if ((RUN_CHAIN)); then
 		[[ $k == debian || -z ${IMASNAP_CUSTOM_MODULE_SUITE:-} ]] ||
 			boot "$k module" ima-ng --kernel "$k" -- "$TOP/test/bats/module.bats"
 	done
+	# Two short chains on Debian's kernel: a reboot whose loader stopped
+	# reporting (the helper's notifier times out, the machine still goes
+	# down), and a power cut while the loader writes to a store on a disk.
+	boot "reboot-wait chain" ima-ng --chain -- "$TOP"/test/kexec/reboot-wait{,-after}.bats
+	boot "power-cut chain" ima-ng --chain -- "$TOP"/test/faults/powercut-{1,2}.bats
 fi
 exit $((FAILED > 0 || (STRICT && SKIPPED > 0)))
 }
