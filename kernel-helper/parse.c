@@ -10,6 +10,8 @@
 #include <linux/errno.h>
 #include <linux/kernel.h>
 #include <linux/string.h>
+
+#include "parse.h"
 #else
 /* user space (the fuzz target): the kernel functions used below */
 #define _DEFAULT_SOURCE
@@ -44,8 +46,6 @@ static int hex2bin(u8 *dst, const char *src, size_t count)
 	return 0;
 }
 #endif
-
-#include "parse.h"	/* once more in user space: guarded */
 
 /* ASCII digits only: isdigit() depends on the locale in user space */
 static bool is_digit(char c)
