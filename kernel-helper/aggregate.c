@@ -1,23 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The snapshot_aggregate record: the data (ima-buf "buf" field) of the IMA
- * entry the helper appends after each trim. Little-endian, version 1, laid
+ * entry the helper appends after each trim. Little-endian, version 2, laid
  * out in README.md ("The snapshot_aggregate entry"):
  *
  *   header (64 bytes)
  *     0  char magic[8]      "imasnap\0"
- *     8  le16 version       1
+ *     8  le16 version       2 (1 is read too)
  *    10  le16 header_size   64: offset of the bank table
  *    12  le16 nr_banks
  *    14  le16 nr_pcrs
  *    16  u8   epoch[16]
  *    32  le64 trimmed       entries removed from the list so far, this one
  *                           included
- *    40  u8   head[20]      SHA-1 template digest of the entry that was
- *                           first in the list once this trim completed, if
- *                           it was already in the list when the trim was
- *                           asked for; zero if the trim removed every entry
- *    60  le32 reserved      0
+ *    40  u8   head[20]      with HEAD_SET: SHA-1 template digest of the
+ *                           list's first entry once this trim completed
+ *                           (zero when that entry is a violation); else 0
+ *    60  le32 flags         bit 0 HEAD_SET; without it the trim removed
+ *                           every entry listed when it was asked, and the
+ *                           new first entry is the first listed after them
+ *                           (this record, or a measurement made meanwhile).
+ *                           Version 1 had "le32 reserved 0" here, and a
+ *                           non-zero head meant HEAD_SET.
  *   bank table, nr_banks times (8 bytes)
  *     le16 tpm_alg_id, le16 digest_size, le16 flags (bit 0: unavailable,
  *     the values of this bank are zero and mean nothing), le16 reserved 0
@@ -35,7 +39,8 @@
 #include "imasnap.h"
 
 #define AGG_MAGIC "imasnap"	/* 8 bytes with its NUL */
-#define AGG_VERSION 1
+#define AGG_VERSION 2
+#define AGG_VERSION_1 1
 #define AGG_HEADER_SIZE 64
 #define AGG_BANK_SIZE 8
 #define AGG_BANK_UNAVAILABLE 0x1
@@ -69,6 +74,7 @@ void *aggregate_encode(const struct pcr_banks *banks,
 	memcpy(buf + 16, agg->epoch, IMASNAP_EPOCH_SIZE);
 	put_unaligned_le64(agg->trimmed, buf + 32);
 	memcpy(buf + 40, agg->head, SHA1_DIGEST_SIZE);
+	put_unaligned_le32(agg->flags, buf + 60);
 
 	p = buf + AGG_HEADER_SIZE;
 	for (i = 0; i < banks->nr; i++, p += AGG_BANK_SIZE) {
@@ -96,15 +102,35 @@ void *aggregate_encode(const struct pcr_banks *banks,
  * Parses a record written by aggregate_encode on this boot's TPM banks; on
  * success fills @agg (including *agg->base). Anything else is -EINVAL.
  */
+static int decode_flags(u16 version, const u8 *buf, u32 *flags)
+{
+	bool head = memchr_inv(buf + 40, 0, SHA1_DIGEST_SIZE);
+
+	*flags = get_unaligned_le32(buf + 60);
+	if (version == AGG_VERSION_1) {
+		if (*flags)	/* reserved */
+			return -EINVAL;
+		*flags = head ? AGG_HEAD_SET : 0;
+		return 0;
+	}
+	if (*flags & ~AGG_HEAD_SET || (!(*flags & AGG_HEAD_SET) && head))
+		return -EINVAL;
+	return 0;
+}
+
 int aggregate_decode(const struct pcr_banks *banks, const u8 *buf,
 		     size_t len, struct aggregate *agg)
 {
 	const u8 *p;
 	int nr_pcrs, n, i, last = -1;
+	u16 version;
 	u32 pcr;
 
-	if (len < AGG_HEADER_SIZE || memcmp(buf, AGG_MAGIC, sizeof(AGG_MAGIC)) ||
-	    get_unaligned_le16(buf + 8) != AGG_VERSION ||
+	if (len < AGG_HEADER_SIZE || memcmp(buf, AGG_MAGIC, sizeof(AGG_MAGIC)))
+		return -EINVAL;
+	version = get_unaligned_le16(buf + 8);
+	if ((version != AGG_VERSION && version != AGG_VERSION_1) ||
+	    decode_flags(version, buf, &agg->flags) ||
 	    get_unaligned_le16(buf + 10) != AGG_HEADER_SIZE ||
 	    get_unaligned_le16(buf + 12) != banks->nr)
 		return -EINVAL;

@@ -10,9 +10,8 @@
 #include <crypto/sha1.h>
 
 #include "ima_private.h"
+#include "parse.h"
 
-/* TPM 2.0 PC client PCRs; IMA entries naming another PCR stop a trim. */
-#define IMASNAP_NR_PCRS 24
 #define IMASNAP_EPOCH_SIZE 16
 #define IMASNAP_EVENT_NAME "snapshot_aggregate"
 
@@ -56,12 +55,6 @@ struct pcr_banks {
 	struct pcr_bank bank[TPM2_MAX_PCR_BANKS];
 };
 
-/* PCR values per PCR and bank; PCRs outside @mask are all zero. */
-struct pcr_values {
-	u32 mask;
-	u8 value[IMASNAP_NR_PCRS][TPM2_MAX_PCR_BANKS][TPM2_MAX_DIGEST_SIZE];
-};
-
 int banks_init(struct pcr_banks *banks, struct tpm_chip *chip);
 void banks_free(struct pcr_banks *banks);
 const char *bank_name(const struct pcr_bank *bank);
@@ -74,10 +67,13 @@ const u8 *entry_sha1(const struct ima_template_entry *entry);
 void sha512_extend(u16 digest_size, u8 *pcr, const u8 *digest);
 
 /* aggregate.c: the snapshot_aggregate record */
+/* head holds the digest of the list's first entry once the trim completed */
+#define AGG_HEAD_SET 0x1
 struct aggregate {
 	u8 epoch[IMASNAP_EPOCH_SIZE];
 	u64 trimmed;
 	u8 head[SHA1_DIGEST_SIZE];
+	u32 flags;		/* AGG_HEAD_SET (version 1: head not zero) */
 	struct pcr_values *base;
 };
 void *aggregate_encode(const struct pcr_banks *banks,
@@ -96,20 +92,40 @@ int readers_block(unsigned int wait_ms);
 void readers_unblock(void);
 
 /* trim.c */
+struct list_stats {
+	u64 entries;
+	u64 bytes;
+};
+
 struct imasnap_state {
 	struct mutex lock;	/* serializes trims, state reads */
 	u64 trimmed;		/* entries removed from this kernel's list */
 	u64 trimmed_before;	/* epoch index of this kernel's entry 0 (wraps below 0) */
+	/*
+	 * The list's first @unhashed entries are not in IMA's hash table:
+	 * carried over kexec (ima_restore_measurement_list adds them unhashed,
+	 * their hnext never initialized), always a prefix of the list.
+	 */
+	u64 unhashed;
 	u8 epoch[IMASNAP_EPOCH_SIZE];
 	struct pcr_banks banks;
 	struct pcr_values *base; /* PCR values before the list's first entry */
 	bool suspended;		/* the kernel is going down: no more trims */
+	/* list_stats' count of the list up to and including @stats_last */
+	struct list_stats stats;
+	struct ima_queue_entry *stats_last;	/* NULL: nothing counted */
 };
 extern struct imasnap_state snap;
 extern unsigned int reader_wait_ms;
 extern unsigned int trim_batch;
 
-int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE]);
+/* epoch index of the list's first entry */
+static inline u64 head_index(void)
+{
+	return snap.trimmed_before + snap.trimmed;
+}
+
+int trim_entries(const struct trim_cmd *t);
 /* a new base for the list, from the loader, checked against the TPM */
 struct rebase {
 	u64 count;		/* entries of the epoch before the new head */
@@ -117,15 +133,12 @@ struct rebase {
 };
 int rebase_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 		   const struct rebase *rebase);
-struct list_stats {
-	u64 entries;
-	u64 bytes;
-};
 void list_stats(struct list_stats *stats);
 u32 entry_binary_size(const struct ima_template_entry *entry);
 
 /* recover.c */
 int recover_state(void);
+u64 count_unhashed(void);
 int list_matches_tpm(const struct pcr_values *base, struct list_head *start,
 		     bool warn);
 

@@ -4,13 +4,20 @@
  * chain to the TPM's PCRs in a snapshot_aggregate entry.
  *
  * /sys/kernel/security/imasnap/
- *   trim   (0200, CAP_SYS_ADMIN) one write of "<N> <sha1hex>\n": remove the
- *          first N entries of the list, the N-th of which has SHA-1 template
- *          digest <sha1hex>. Errors, each leaving the list unchanged:
+ *   trim   (0200, CAP_SYS_ADMIN) one write of "<N> <sha1hex> <H>\n": remove
+ *          the first N entries of the list, the N-th of which has SHA-1
+ *          template digest <sha1hex>, if the list's first entry is still
+ *          the epoch's entry H (state: trimmed + epoch_start) as the writer
+ *          read it. Digests repeat (every violation's is zero), so H is what
+ *          keeps two writers from trimming by one count twice. "<N>
+ *          <sha1hex>\n" (no H) is accepted unchecked, for manual use.
+ *          Errors, each leaving the list unchanged:
  *            EINVAL  not that format, N = 0, or a write at an offset
  *            ERANGE  N is larger than the list
- *            ESTALE  the N-th entry has another digest
+ *            ESTALE  the N-th entry has another digest, or the head is not H
  *            EBUSY   a measurement list file stayed open reader_wait_ms
+ *            ENOENT  IMA's policy is empty: it records nothing
+ *          Trims (and rebases) are serialized by snap.lock.
  *   rebase (0200, CAP_SYS_ADMIN) one write, for a kernel that continues an
  *          epoch after kexec: "<N> <sha1hex or -> <C>\n" then lines
  *          "<pcr> <alg> <hex>\n" (every bank for each PCR given; PCRs not
@@ -24,6 +31,8 @@
  *   persisted (0200, CAP_SYS_ADMIN) "<C>\n": the store holds the epoch's
  *          first C entries durably (the loader, after each commit); a reboot
  *          or kexec waits for the store to hold all (reboot.c).
+ *   The control files refuse an open for writing without CAP_SYS_ADMIN
+ *   (EPERM), and check it again at each write.
  *   state  (0444) "key: value" lines: version, trimmed, epoch_start (the
  *          epoch's index of this kernel's first entry: positive after a
  *          kexec, negative when a new epoch began at a cut), entries, bytes,
@@ -33,7 +42,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
-#include <linux/ctype.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -89,144 +97,45 @@ static int state_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(state);
 
-/* Decimal, no sign, no leading zero: -EINVAL; too large for u64: -ERANGE */
-static int parse_u64(const char *s, u64 *v)
-{
-	if (!isdigit(*s) || (s[0] == '0' && s[1]))
-		return -EINVAL;
-	return kstrtou64(s, 10, v) ? -ERANGE : 0;
-}
-
-/*
- * "<N> <40 hex>" with an optional final newline, nothing else. N is decimal
- * without sign or leading zeros; a number too large for u64 is a count past
- * the end of any list (ERANGE), like any other N larger than the list.
- */
-#define TRIM_CMD_MAX 128
-
-static int trim_parse(const char *cmd, size_t len, u64 *n,
-		      u8 digest[SHA1_DIGEST_SIZE])
-{
-	char number[21];
-	size_t digits = 0;
-
-	if (len && cmd[len - 1] == '\n')
-		len--;
-	while (digits < len && isdigit(cmd[digits]))
-		digits++;
-	if (!digits || len != digits + 1 + 2 * SHA1_DIGEST_SIZE ||
-	    cmd[digits] != ' ' ||
-	    hex2bin(digest, cmd + digits + 1, SHA1_DIGEST_SIZE))
-		return -EINVAL;
-	if (cmd[0] == '0')
-		return -EINVAL;	/* N = 0, or a leading zero on any length */
-	if (digits >= sizeof(number))
-		return -ERANGE;
-	memcpy(number, cmd, digits);
-	number[digits] = '\0';
-	return parse_u64(number, n);
-}
-
 static int trim_command(char *cmd, size_t len)
 {
-	u8 digest[SHA1_DIGEST_SIZE];
-	u64 n;
-	int err = trim_parse(cmd, len, &n, digest);
+	struct trim_cmd t;
+	int err = trim_parse(cmd, len, &t);
 
-	return err ?: trim_entries(n, digest);
-}
-
-static const struct pcr_bank *bank_by_name(const char *name, int *idx)
-{
-	for (*idx = 0; *idx < snap.banks.nr; (*idx)++) {
-		const struct pcr_bank *b = &snap.banks.bank[*idx];
-
-		if (b->available && !strcmp(bank_name(b), name))
-			return b;
-	}
-	return NULL;
-}
-
-/*
- * "<pcr> <alg> <hex>" lines into @base: every bank the helper keeps, for
- * each PCR named; lines for other banks are skipped.
- */
-static int rebase_parse_values(char *lines, struct pcr_values *base)
-{
-	u32 seen[IMASNAP_NR_PCRS] = {}, all = 0;
-	char *line, *pcr_s, *alg, *hex;
-	const struct pcr_bank *b;
-	unsigned int pcr;
-	int i;
-
-	for (i = 0; i < snap.banks.nr; i++)
-		if (snap.banks.bank[i].available)
-			all |= BIT(i);
-	while ((line = strsep(&lines, "\n")) && *line) {
-		pcr_s = strsep(&line, " ");
-		alg = strsep(&line, " ");
-		hex = line;
-		if (!alg || !hex || kstrtouint(pcr_s, 10, &pcr) ||
-		    pcr >= IMASNAP_NR_PCRS)
-			return -EINVAL;
-		b = bank_by_name(alg, &i);
-		if (!b)
-			continue;	/* a bank this helper does not keep */
-		if ((seen[pcr] & BIT(i)) ||
-		    strlen(hex) != 2 * b->digest_size ||
-		    hex2bin(base->value[pcr][i], hex, b->digest_size))
-			return -EINVAL;
-		seen[pcr] |= BIT(i);
-		base->mask |= BIT(pcr);
-	}
-	if (lines)	/* an empty line before the end */
-		return -EINVAL;
-	for (pcr = 0; pcr < IMASNAP_NR_PCRS; pcr++)
-		if ((base->mask & BIT(pcr)) && seen[pcr] != all)
-			return -EINVAL;
-	return 0;
+	return err ?: trim_entries(&t);
 }
 
 static int rebase_command(char *cmd, size_t len)
 {
-	u8 digest[SHA1_DIGEST_SIZE] = {};
-	char *head = cmd, *n_s, *d_s, *c_s;
-	struct rebase rb = {};
-	u64 n;
-	int err = -EINVAL;
+	struct parse_bank banks[TPM2_MAX_PCR_BANKS];
+	struct rebase_cmd rc = {};
+	struct rebase rb;
+	int i, err;
 
-	if (!len || cmd[len - 1] != '\n')
-		return -EINVAL;
-	cmd[len - 1] = '\0';
-	head = strsep(&cmd, "\n");
-	n_s = strsep(&head, " ");
-	d_s = strsep(&head, " ");
-	c_s = head;
-	if (!d_s || !c_s || parse_u64(n_s, &n) || parse_u64(c_s, &rb.count))
-		return -EINVAL;
-	if (n ? strlen(d_s) != 2 * SHA1_DIGEST_SIZE ||
-		hex2bin(digest, d_s, SHA1_DIGEST_SIZE) : strcmp(d_s, "-"))
-		return -EINVAL;
-	rb.base = kzalloc(sizeof(*rb.base), GFP_KERNEL);
-	if (!rb.base)
+	for (i = 0; i < snap.banks.nr; i++) {
+		banks[i].name = bank_name(&snap.banks.bank[i]);
+		banks[i].digest_size = snap.banks.bank[i].digest_size;
+		banks[i].available = snap.banks.bank[i].available;
+	}
+	rc.base = kzalloc(sizeof(*rc.base), GFP_KERNEL);
+	if (!rc.base)
 		return -ENOMEM;
-	/* no PCR given: all zero */
-	err = cmd ? rebase_parse_values(cmd, rb.base) : 0;
-	err = err ?: rebase_entries(n, digest, &rb);
-	kfree(rb.base);
+	err = rebase_parse(cmd, len, banks, snap.banks.nr, &rc);
+	rb.count = rc.count;
+	rb.base = rc.base;
+	err = err ?: rebase_entries(rc.n, rc.digest, &rb);
+	kfree(rc.base);
 	return err;
 }
 
 static int persisted_command(char *cmd, size_t len)
 {
 	u64 count;
+	int err = persisted_parse(cmd, len, &count);
 
-	if (len && cmd[len - 1] == '\n')
-		cmd[len - 1] = '\0';
-	if (parse_u64(cmd, &count))
-		return -EINVAL;
-	persisted_set(count);
-	return 0;
+	if (!err)
+		persisted_set(count);
+	return err;
 }
 
 /*
@@ -245,7 +154,7 @@ struct control {
 static struct control controls[] = {
 	{ "trim", TRIM_CMD_MAX, true, trim_command },
 	/* a header and up to 24 PCRs x 4 banks of SHA-512 hex */
-	{ "rebase", 16384, true, rebase_command },
+	{ "rebase", REBASE_CMD_MAX, true, rebase_command },
 	{ "persisted", 32, false, persisted_command },
 };
 
@@ -281,8 +190,17 @@ static ssize_t control_write(struct file *file, const char __user *ubuf,
 	return err ? err : count;
 }
 
+/* as safesetid: an open for writing needs the capability already */
+static int control_open(struct inode *inode, struct file *file)
+{
+	if ((file->f_mode & FMODE_WRITE) && !capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	return 0;
+}
+
 static const struct file_operations control_fops = {
 	.owner = THIS_MODULE,
+	.open = control_open,
 	.write = control_write,
 	.llseek = default_llseek,	/* so a write at an offset is seen */
 };

@@ -121,12 +121,59 @@ static int tpm_read_pcrs(u32 mask, struct pcr_values *tpm)
 	return 0;
 }
 
+/* The list's last entry, with every PCR extend for it and before it done. */
+static struct list_head *list_tail(void)
+{
+	struct list_head *tail;
+
+	/* IMA adds to the list and extends the PCR in one hold of its mutex */
+	mutex_lock(ima.extend_list_mutex);
+	tail = ima.measurements->prev;
+	mutex_unlock(ima.extend_list_mutex);
+	return tail;
+}
+
+#define TPM_READ_TRIES 10
+
+/*
+ * The TPM's values of the PCRs that @base or the entries from @start to the
+ * list's tail name, and that tail (*@tail), taken at one moment: between two
+ * looks at the tail under IMA's mutex that found it unchanged, no entry was
+ * added and so no PCR extended. The TPM is read outside the mutex (up to
+ * 24 PCRs x 4 banks of commands must not stall measurements): a measurement
+ * meanwhile means reading again, at most TPM_READ_TRIES times (-EAGAIN).
+ */
+static int tpm_read_at_tail(const struct pcr_values *base,
+			    struct list_head *start, struct pcr_values *tpm,
+			    struct list_head **tail)
+{
+	struct list_head *seen = NULL, *now;
+	u32 mask = base->mask;
+	int try, err;
+
+	for (try = 0; try < TPM_READ_TRIES; try++) {
+		now = list_tail();
+		mask |= pcrs_named(seen ? seen->next : start, now);
+		seen = now;
+		err = tpm_read_pcrs(mask, tpm);
+		if (err)
+			return err;
+		if (list_tail() == now) {
+			*tail = now;
+			return 0;
+		}
+	}
+	pr_warn("IMA kept measuring while the TPM was read (%d tries)\n",
+		TPM_READ_TRIES);
+	return -EAGAIN;
+}
+
 /*
  * Replays the list from @start (a ->later node, or the list head for none)
  * on, beginning at @base, and compares the result with the TPM, in every PCR
  * that @base or an entry names and in every bank. The TPM's values and the
- * list's last entry are taken at one moment, under IMA's mutex; the replay
- * itself runs outside it (entries are not removed while snap.lock is held).
+ * list's last entry are taken at one moment (tpm_read_at_tail); the replay
+ * runs without IMA's mutex (entries are not removed while snap.lock is held).
  * Returns 0 on a match, -EBADMSG on a mismatch (reported with @warn), or the
  * error that kept it from checking.
  */
@@ -135,7 +182,6 @@ int list_matches_tpm(const struct pcr_values *base, struct list_head *start,
 {
 	struct pcr_values *tpm, *replay;
 	struct list_head *tail, *pos;
-	u32 mask;
 	int pcr, i, err = -ENOMEM;
 	u64 n = 0;
 
@@ -147,15 +193,7 @@ int list_matches_tpm(const struct pcr_values *base, struct list_head *start,
 	if (!tpm || !replay)
 		goto out;
 
-	/* most of the walk without the mutex, the entries added since under it */
-	tail = READ_ONCE(ima.measurements->prev);
-	mask = base->mask | pcrs_named(start, tail);
-	mutex_lock(ima.extend_list_mutex);
-	if (ima.measurements->prev != tail)
-		mask |= pcrs_named(tail->next, ima.measurements->prev);
-	tail = ima.measurements->prev;
-	err = tpm_read_pcrs(mask, tpm);
-	mutex_unlock(ima.extend_list_mutex);
+	err = tpm_read_at_tail(base, start, tpm, &tail);
 	if (err)
 		goto out;
 
@@ -171,7 +209,7 @@ int list_matches_tpm(const struct pcr_values *base, struct list_head *start,
 			cond_resched();
 	}
 	for (pcr = 0; pcr < IMASNAP_NR_PCRS; pcr++) {
-		if (!(mask & BIT(pcr)))
+		if (!(tpm->mask & BIT(pcr)))
 			continue;
 		for (i = 0; i < snap.banks.nr; i++) {
 			const struct pcr_bank *b = &snap.banks.bank[i];
@@ -209,6 +247,76 @@ static void verify_against_tpm(void)
 		pr_warn("cannot check the list against the TPM (%d)\n", err);
 }
 
+/* Whether IMA's hash table holds @qe: its bucket, walked by node address. */
+static bool entry_hashed(struct ima_queue_entry *qe)
+{
+	const u8 *digest = qe->entry->digests[*ima.hash_algo_idx].digest;
+	struct hlist_node *node;
+	bool found = false;
+
+	rcu_read_lock();
+	for (node = rcu_dereference(hlist_first_rcu(
+			&ima.htable->queue[ima_hash_key(digest)]));
+	     node; node = rcu_dereference(hlist_next_rcu(node))) {
+		if (node == &qe->hnext) {
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/* Leading entries from @qe on that are not hashed, up to the first that is. */
+static u64 unhashed_from(struct ima_queue_entry *qe,
+			 struct ima_queue_entry **last)
+{
+	u64 n = 0;
+
+	*last = NULL;
+	for (; &qe->later != ima.measurements;
+	     qe = list_entry_rcu(qe->later.next, struct ima_queue_entry,
+				 later)) {
+		if (entry_hashed(qe))
+			break;
+		*last = qe;
+		if (!(++n % 1024))
+			cond_resched();
+	}
+	return n;
+}
+
+/*
+ * How many of the list's first entries are not in IMA's hash table. Entries
+ * carried over kexec are added unhashed (ima_restore_measurement_entry) at
+ * init, before this kernel's boot_aggregate; every entry this kernel adds
+ * later is hashed in the same hold of IMA's mutex that lists it: so the
+ * unhashed entries are a prefix of the list, and whether one is hashed
+ * never changes while this helper holds snap.lock. The buckets are walked
+ * without IMA's mutex; only an entry being added right then can look
+ * unhashed for a moment, so the last one counted is checked again under it.
+ */
+u64 count_unhashed(void)
+{
+	struct ima_queue_entry *last;
+	u64 n;
+
+	lockdep_assert_held(&snap.lock);
+	if (IS_ENABLED(CONFIG_IMA_DISABLE_HTABLE))
+		return 0;	/* nothing hashed, nothing to unhash */
+	n = unhashed_from(list_entry_rcu(ima.measurements->next,
+					 struct ima_queue_entry, later), &last);
+	if (!n)
+		return 0;
+	mutex_lock(ima.extend_list_mutex);
+	if (entry_hashed(last))	/* rare: count again, undisturbed */
+		n = unhashed_from(list_first_entry(ima.measurements,
+						   struct ima_queue_entry,
+						   later), &last);
+	mutex_unlock(ima.extend_list_mutex);
+	return n;
+}
+
 struct recovery {
 	struct aggregate scratch;
 	struct aggregate last;	/* the last record that decoded */
@@ -232,6 +340,32 @@ static void consider(struct recovery *r, const struct ima_template_entry *e)
 	swap(r->scratch, r->last);
 	r->last_pos = r->entries - 1;
 	r->found = true;
+}
+
+/*
+ * Whether the last record describes the list's first entry @first. HEAD_SET:
+ * by its digest (zero for a violation). Otherwise its trim removed every
+ * entry listed: the first entry is the record itself, or a measurement that
+ * landed before it, and then the list from there replays from the record's
+ * base values to the TPM.
+ */
+static bool record_describes_head(const struct recovery *r,
+				  struct ima_queue_entry *first)
+{
+	int err;
+
+	if (r->last.flags & AGG_HEAD_SET)
+		return !memcmp(r->last.head, entry_sha1(first->entry),
+			       SHA1_DIGEST_SIZE);
+	if (r->last_pos == 0)
+		return true;
+	err = list_matches_tpm(r->last.base, &first->later, false);
+	if (err)
+		pr_err("the last snapshot_aggregate is entry %llu of the list; replaying the list from its base values to the TPM %s (%d)\n",
+		       r->last_pos,
+		       err == -EBADMSG ? "does not match" : "was not possible",
+		       err);
+	return !err;
 }
 
 int recover_state(void)
@@ -275,6 +409,12 @@ int recover_state(void)
 		goto out;
 	}
 	trimmed = since_boot - r.entries;
+	snap.unhashed = count_unhashed();
+	snap.stats = (struct list_stats){};
+	snap.stats_last = NULL;
+	if (snap.unhashed)
+		pr_info("the list's first %llu entries were carried over kexec (not in IMA's hash table)\n",
+			snap.unhashed);
 
 	if (!r.found) {
 		if (trimmed) {
@@ -291,14 +431,7 @@ int recover_state(void)
 		goto out;
 	}
 
-	/*
-	 * The record must describe the current first entry: by its digest, or,
-	 * when its trim emptied the list, by being that first entry itself
-	 * (in this kernel's list, or carried over kexec).
-	 */
-	if (memchr_inv(r.last.head, 0, SHA1_DIGEST_SIZE) ?
-	    memcmp(r.last.head, entry_sha1(first->entry), SHA1_DIGEST_SIZE) :
-	    r.last_pos != 0) {
+	if (!record_describes_head(&r, first)) {
 		pr_err("the last snapshot_aggregate in IMA's list (%llu trimmed) does not describe the list's first entry (%llu entries removed); refusing to load rather than guess the base PCR values\n",
 		       r.last.trimmed, trimmed);
 		goto out;

@@ -67,44 +67,58 @@ u32 entry_binary_size(const struct ima_template_entry *entry)
 	return size;
 }
 
+/*
+ * The state file's count of the list. Any user may read it, under snap.lock:
+ * walk only the entries added since the last read, from the last one counted
+ * (a trim keeps the cache right, see stats_trimmed()).
+ */
 void list_stats(struct list_stats *stats)
 {
-	struct ima_queue_entry *qe;
+	struct ima_queue_entry *qe = snap.stats_last;
+	u64 n = 0;
 
 	lockdep_assert_held(&snap.lock);
-	stats->entries = 0;
-	stats->bytes = 0;
-	for_each_entry_from(qe, list_head_entry()) {
-		stats->entries++;
-		stats->bytes += entry_binary_size(qe->entry);
-		if (!(stats->entries % 4096))
+	qe = qe ? list_entry_rcu(qe->later.next, struct ima_queue_entry, later) :
+		  list_head_entry();
+	for_each_entry_from(qe, qe) {
+		snap.stats.entries++;
+		snap.stats.bytes += entry_binary_size(qe->entry);
+		snap.stats_last = qe;
+		if (!(++n % 4096))
 			cond_resched();
 	}
+	*stats = snap.stats;
 }
 
-/* Unlink @qe from IMA's hash table, if it is there (under IMA's mutex). */
-static void htable_remove(struct ima_queue_entry *qe)
+/*
+ * @removed (@n entries from the head) left the list: the cache keeps counting
+ * what is left, or, if it had not reached past the cut, starts again.
+ */
+static void stats_trimmed(const struct list_stats *removed)
 {
-	const u8 *digest = qe->entry->digests[*ima.hash_algo_idx].digest;
-	struct hlist_node *node;
-
-	/*
-	 * Without kexec carry-over every listed entry went into the table:
-	 * unlink it directly. Entries carried over kexec were never hashed
-	 * (their hnext is not initialized), so there look for the node instead
-	 * of trusting it, at the cost of a bucket walk (IMA's 512 buckets hold
-	 * hundreds of entries each in a long list) per entry, under the mutex.
-	 */
-	if (!IS_ENABLED(CONFIG_IMA_KEXEC) && !IS_ENABLED(CONFIG_IMA_DISABLE_HTABLE)) {
-		hlist_del_rcu(&qe->hnext);
+	if (snap.stats.entries <= removed->entries) {
+		snap.stats = (struct list_stats){};
+		snap.stats_last = NULL;
 		return;
 	}
-	hlist_for_each(node, &ima.htable->queue[ima_hash_key(digest)]) {
-		if (node == &qe->hnext) {
-			hlist_del_rcu(node);
-			return;
-		}
+	snap.stats.entries -= removed->entries;
+	snap.stats.bytes -= removed->bytes;
+}
+
+/*
+ * Unlink @qe from IMA's hash table (under IMA's mutex) if it is there: the
+ * list's first snap.unhashed entries, carried over kexec, never were (and
+ * their hnext was never initialized), every later one was, unless the
+ * kernel keeps no table at all.
+ */
+static void htable_remove(struct ima_queue_entry *qe)
+{
+	if (snap.unhashed) {
+		snap.unhashed--;
+		return;
 	}
+	if (!IS_ENABLED(CONFIG_IMA_DISABLE_HTABLE))
+		hlist_del_rcu(&qe->hnext);
 }
 
 /* IMA's own size bookkeeping (ima_queue.c: get_binary_runtime_size). */
@@ -201,10 +215,10 @@ static int append_aggregate(const struct aggregate *agg)
 					     CONFIG_IMA_MEASURE_PCR_IDX, NULL,
 					     false, NULL, 0);
 	kfree(buf);
-	if (err == 1) {
+	if (err == -ENOENT || err == 1) {
 		/* IMA measures nothing at all: its policy is empty */
-		pr_err("IMA did not record the snapshot_aggregate (empty IMA policy); trim refused\n");
-		return -EOPNOTSUPP;
+		pr_err("IMA did not record the snapshot_aggregate (empty IMA policy); trim refused, nothing changed\n");
+		return -ENOENT;
 	}
 	if (err)
 		pr_err("IMA could not record the snapshot_aggregate (%d); trim refused, nothing changed\n",
@@ -224,6 +238,7 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 		    const struct rebase *rebase)
 {
 	struct ima_queue_entry *qe, *first, *last = NULL;
+	struct list_stats removed = {};
 	struct aggregate agg = {};
 	struct list_head *after;
 	u64 i = 0, unlinked;
@@ -237,6 +252,7 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 	first = list_head_entry();
 	if (n) {
 		for_each_entry_from(qe, first) {
+			removed.bytes += entry_binary_size(qe->entry);
 			if (++i == n) {
 				last = qe;
 				break;
@@ -278,10 +294,17 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 	memcpy(agg.epoch, snap.epoch, sizeof(agg.epoch));
 	agg.trimmed = rebase ? rebase->count :
 			       snap.trimmed_before + snap.trimmed + n;
-	if (after != ima.measurements)
+	/*
+	 * The new head, if one was listed already: its digest (zero for a
+	 * violation). Otherwise the new head is the first entry listed after
+	 * the cut: this record, or a measurement that lands before it.
+	 */
+	if (after != ima.measurements) {
+		agg.flags = AGG_HEAD_SET;
 		memcpy(agg.head, entry_sha1(list_entry(after,
 				struct ima_queue_entry, later)->entry),
 		       SHA1_DIGEST_SIZE);
+	}
 
 	/* 3. no reader may hold an entry pointer or a position */
 	err = readers_block(READ_ONCE(reader_wait_ms));
@@ -312,6 +335,10 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 	if (unlinked)
 		free_entries(first, unlinked);
 	snap.trimmed += unlinked;
+	removed.entries = unlinked;
+	if (unlinked != n)	/* cannot happen (WARN above): count again */
+		removed.entries = ~0ULL;
+	stats_trimmed(&removed);
 	/*
 	 * The head's epoch index is trimmed_before + trimmed. For a new epoch
 	 * (C = 0) this kernel's earlier entries come before the epoch: the u64
@@ -327,9 +354,16 @@ out:
 	return err;
 }
 
-int trim_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE])
+/*
+ * A trim that names the head's epoch index (H) acts only on the list its
+ * writer read: counts and digests alone are not unique.
+ */
+int trim_entries(const struct trim_cmd *t)
 {
-	return cut_list(n, digest, NULL);
+	lockdep_assert_held(&snap.lock);
+	if (t->head_given && t->head != head_index())
+		return -ESTALE;
+	return cut_list(t->n, t->digest, NULL);
 }
 
 int rebase_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE],

@@ -191,3 +191,20 @@ ima_kexec_sizes() {
 	awk '/runtime_size:/ { sub(/.*size=/, ""); size = $1; f = 1; next }
 	     f && /add_buffer:/ { sub(/.*memsz=/, ""); print size, $1 + 0; exit }' "$TRACING/trace"
 }
+
+# kmsg_mark: write a unique marker line into the kernel log (in setup), so a
+# test reads only what the kernel logged after it: a count of lines breaks
+# once the ring buffer wraps.
+kmsg_mark() {
+	KMSG_MARK="imasnap-test-mark ${BATS_TEST_NUMBER:-0} $$ $RANDOM$RANDOM$RANDOM"
+	echo "$KMSG_MARK" >/dev/kmsg
+}
+
+# dmesg_since_mark: the kernel log after the marker; fails (saying so) if the
+# marker is gone, since what the test logged may be gone with it.
+dmesg_since_mark() {
+	dmesg | awk -v m="$KMSG_MARK" '
+		found { print }
+		index($0, m) { found = 1 }
+		END { if (!found) { print "kernel log marker lost: " m >"/dev/stderr"; exit 1 } }'
+}
