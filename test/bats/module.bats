@@ -486,16 +486,6 @@ teardown() {
 	checker replay
 }
 
-@test "module: refuses to unload while a list file opened through it is open" {
-	insmod "$KO"
-	exec 7<"$BIN"
-	run rmmod imasnap
-	[ "$status" -ne 0 ]
-	exec 7<&-
-	unload
-	! loaded
-}
-
 @test "module: a trim whose new head is a violation (zero digest) is recorded with HEAD_SET, and the module reloads" {
 	insmod "$KO"
 	local f=$WORK/violation n st
