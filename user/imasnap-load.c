@@ -38,6 +38,7 @@
 #include "snapshot.h"
 #include "status.h"
 #include "store.h"
+#include "tpm.h"
 
 #define PIN_DIR		"/sys/fs/bpf/imasnap"
 #define COMMIT_MS	50	/* group commit window: durable within this + fsync */
@@ -148,6 +149,18 @@ static int parse_threshold(const char *name, const char *arg, uint64_t *val)
 	return -EINVAL;
 }
 
+static int check_tcti(const char *arg)
+{
+	const char *conf;
+	char lib[64];
+
+	if (!tcti_resolve(arg, lib, sizeof(lib), &conf))
+		return 0;
+	fprintf(stderr, "imasnap-load: --tcti %s: use device[:PATH], mssim[:CONF], swtpm[:CONF] or tabrmd[:CONF]; a library is never loaded by path\n",
+		arg);
+	return -EINVAL;
+}
+
 static int parse_option(int c, const char *arg)
 {
 	switch (c) {
@@ -169,6 +182,8 @@ static int parse_option(int c, const char *arg)
 		opts.release_protection = true;
 		break;
 	case 'T':
+		if (check_tcti(arg))
+			return -EINVAL;
 		opts.tcti = arg;
 		break;
 	case 'v':
@@ -680,6 +695,11 @@ int main(int argc, char **argv)
 	struct loader l = { .pin_dir_fd = -1, .control_fd = -1, .epoll_fd = -1 };
 	int err;
 
+	/* before anything can initialise OpenSSL: no code named by a caller */
+	if (replay_crypto_init()) {
+		fprintf(stderr, "imasnap-load: cannot initialise OpenSSL\n");
+		return 1;
+	}
 	err = parse_args(argc, argv);
 	if (err)
 		return err;
@@ -690,9 +710,21 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	err = store_open_append(&l.store, opts.store_dir);
+	/*
+	 * One loader per machine, checked before anything changes: a second
+	 * loader must not rebase or cut the list (epoch_begin) of the first.
+	 */
+	err = take_pin_dir(&l);
+	if (!err)
+		err = store_open_append(&l.store, opts.store_dir);
+	/* protection in force must recognise this loader before it changes anything */
+	if (!err)
+		err = protect_start(&l.protect, PIN_DIR, &l.store, false);
 	if (!err)
 		err = epoch_begin(&l.store, opts.tcti);
+	/* new protection covers the store epoch_begin settled on (it may start a new one) */
+	if (!err && opts.protect && !protect_active(&l.protect))
+		err = protect_start(&l.protect, PIN_DIR, &l.store, true);
 	if (!err)
 		err = kernel_offset(&l.offset);
 	if (err)
@@ -701,10 +733,6 @@ int main(int argc, char **argv)
 	l.stats = l.base;
 	l.stats.starts++;
 	l.stats.pid = getpid();
-	err = take_pin_dir(&l);
-	/* before the store is checked: nothing can change it between check and follow */
-	if (!err)
-		err = protect_start(&l.protect, PIN_DIR, &l.store, opts.protect);
 	if (!err)
 		err = load_bpf(&l);
 	if (!err)

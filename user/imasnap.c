@@ -438,6 +438,8 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	const char *conf;
+	char lib[64];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "s:jf:F:T:k:h", long_opts, NULL)) != -1) {
@@ -462,6 +464,11 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 			o->format = optarg;
 			break;
 		case 'T':
+			if (tcti_resolve(optarg, lib, sizeof(lib), &conf)) {
+				fprintf(stderr, "imasnap: --tcti %s: use device[:PATH], mssim[:CONF], swtpm[:CONF] or tabrmd[:CONF]; a library is never loaded by path\n",
+					optarg);
+				return -EINVAL;
+			}
 			o->tcti = optarg;
 			break;
 		case 'k':
@@ -503,6 +510,11 @@ int main(int argc, char **argv)
 	struct cmd_opts o = { .store_dir = STORE_DEFAULT_DIR, .format = "binary" };
 	size_t i;
 
+	/* before anything can initialise OpenSSL: no code named by a caller */
+	if (replay_crypto_init()) {
+		fprintf(stderr, "imasnap: cannot initialise OpenSSL\n");
+		return EXIT_UNCHECKED;
+	}
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
