@@ -20,6 +20,12 @@
 struct aggregate {
 	uint8_t epoch[AGGREGATE_EPOCH_SIZE];
 	uint64_t trimmed;	/* global index of the list's head after the trim */
+	/*
+	 * head_set: head is the SHA-1 template digest of the list's new first
+	 * entry (zero: a violation); clear: the trim removed every entry listed
+	 * when it was asked, head is zero
+	 */
+	bool head_set;
 	uint8_t head[LOG_SHA1_SIZE];
 	/* PCR values just before the head, per bank (size 0: unavailable) */
 	struct replay base;
@@ -50,11 +56,20 @@ int helper_write(const char *file, const void *cmd, size_t len);
 /* Tells the helper that the store holds the epoch's first entries durably */
 int helper_report_persisted(uint64_t entries);
 /*
+ * The trim file's command "COUNT DIGEST[ HEAD]\n" in cmd[size]: its length,
+ * or -ENAMETOOLONG. head NULL: the two-field form of helpers before HEAD.
+ */
+int trim_command(char *cmd, size_t size, uint64_t count,
+		 const uint8_t last_digest[LOG_SHA1_SIZE], const uint64_t *head);
+
+/*
  * Trims the kernel's list up to (not including) global index end, whose
  * previous entry has SHA-1 template digest last_digest: the helper checks
  * that digest, so nothing that the caller does not hold can go. *trimmed
- * gets the number of entries removed (0: nothing to do). -ESTALE: the list
- * does not hold that entry there; -EBUSY: readers kept the list open.
+ * gets the number of entries removed (0: nothing to do). The command names
+ * the head it counted from; when another trim moved it, reads again (a few
+ * times). -ESTALE: the list does not hold that entry there; -EBUSY: readers
+ * kept the list open.
  */
 int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
 	    uint64_t *trimmed);

@@ -122,6 +122,38 @@ fail:
 	return err;
 }
 
+int store_record_digest(const struct store *s, uint64_t i, uint8_t digest[LOG_SHA1_SIZE])
+{
+	struct log_record rec;
+	const uint8_t *data;
+	size_t len, off = 0;
+	ssize_t size = 0;
+	uint64_t n;
+	int err;
+
+	if (i >= s->entries)
+		return -ERANGE;
+	if (i + 1 == s->entries) {
+		memcpy(digest, s->last_digest, LOG_SHA1_SIZE);
+		return 0;
+	}
+	err = map_log(s->fd, &data, &len);
+	if (err)
+		return err;
+	/* only what this loader wrote and synced counts, whatever follows it */
+	if (len > (size_t)s->size)
+		len = s->size;
+	for (n = 0; n <= i; n++, off += size) {
+		size = log_parse(data + off, len - off, &rec, NULL);
+		if (size <= 0)
+			break;
+	}
+	if (size > 0)
+		memcpy(digest, rec.digest, LOG_SHA1_SIZE);
+	unmap_log(data, len);
+	return size > 0 ? 0 : -EUCLEAN;
+}
+
 int store_read(const char *dir, struct store_view *v)
 {
 	const uint8_t *map;

@@ -224,6 +224,37 @@ static void test_append_and_flush(void)
 	check_store_is(kernel_list.data, record_end[2]);
 }
 
+/*
+ * A requested snapshot names the digest of a durable record read through
+ * the loader's own descriptor: a file planted at the store's path (its
+ * directory moved) changes nothing, nor do bytes not yet synced.
+ */
+static void test_record_digest_from_own_descriptor(void)
+{
+	uint8_t digest[LOG_SHA1_SIZE];
+	char path[256], moved[256];
+	struct store s;
+
+	set_store(kernel_list.data, record_end[3]);
+	CHECK_INT(reconcile(&s), 0);
+	snprintf(path, sizeof(path), "%s/%s", store_dir, STORE_LOG_NAME);
+	snprintf(moved, sizeof(moved), "%s/moved", top);
+	CHECK_INT(rename(path, moved), 0);
+	set_store(kernel_list.data + record_end[0], record_end[3] - record_end[0]);
+	CHECK_INT(store_record_digest(&s, 1, digest), 0);
+	CHECK_MEM(digest, kernel_list.data + record_end[0] + 4, LOG_SHA1_SIZE);
+	CHECK_INT(store_record_digest(&s, 0, digest), 0);
+	CHECK_MEM(digest, kernel_list.data + 4, LOG_SHA1_SIZE);
+	CHECK_INT(store_record_digest(&s, 2, digest), 0);
+	CHECK_MEM(digest, kernel_list.data + record_end[1] + 4, LOG_SHA1_SIZE);
+	/* queued, not durable: not there yet */
+	CHECK_INT(store_append(&s, kernel_list.data + record_end[3],
+			       record_end[4] - record_end[3]), 0);
+	CHECK_INT(store_record_digest(&s, 4, digest), -ERANGE);
+	store_close(&s);
+	CHECK_INT(rename(moved, path), 0);
+}
+
 static void test_one_loader_per_store(void)
 {
 	struct store a, b;
@@ -398,6 +429,7 @@ int main(void)
 	test_longer_store_is_refused();
 	test_garbage_store_is_refused();
 	test_append_and_flush();
+	test_record_digest_from_own_descriptor();
 	test_one_loader_per_store();
 	test_epoch_of_a_new_store();
 	test_epoch_of_another_boot_needs_the_helper();
