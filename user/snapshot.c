@@ -192,6 +192,126 @@ int epoch_base(replay_record_fn record, const void *ctx, uint64_t end,
 	return -ENOENT;
 }
 
+int epoch_base_proven(replay_record_fn record, const void *ctx, uint64_t end,
+		      const struct epoch_base_id *recorded, struct aggregate *agg,
+		      uint64_t *at, const char **why)
+{
+	static const uint8_t zero[LOG_SHA1_SIZE];
+	struct log_record rec;
+	const uint8_t *bytes;
+	size_t len;
+	int err = -ENOENT;
+
+	for (*at = 0; *at < end; (*at)++) {
+		bytes = record(ctx, *at, &len);
+		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0)
+			break;		/* replay stops there and says so */
+		err = aggregate_parse(&rec, agg);
+		if (err != -ENOENT)
+			break;
+	}
+	/* a malformed aggregate claims to be one: it is no base, and no zero start */
+	if (err == -ENOENT || (!err && agg->trimmed)) {
+		*why = "the store records a base (DIR/epoch) but the log holds none there";
+		return recorded ? -EBADMSG : -ENOENT;
+	}
+	if (err)
+		*why = "the log's first snapshot_aggregate is malformed";
+	else if (!recorded)
+		*why = "the log begins at a snapshot_aggregate base that the loader did not record in DIR/epoch";
+	else if (*at != recorded->index || memcmp(rec.digest, recorded->digest, LOG_SHA1_SIZE))
+		*why = "the log's base is not the record the loader recorded in DIR/epoch";
+	else if (rec.pcr != AGGREGATE_PCR)
+		*why = "the base is not logged in PCR 10";
+	else if (!memcmp(rec.digest, zero, LOG_SHA1_SIZE) || replay_check_digest(&rec))
+		*why = "the base's template data does not hash to its digest";
+	else
+		return 0;
+	return -EBADMSG;
+}
+
+/* bank b of replay r equals want's bank of its algorithm in every PCR */
+static bool bank_equals(const struct replay_bank *got, const struct replay_bank *want, int *pcr)
+{
+	for (*pcr = 0; *pcr < REPLAY_NR_PCRS; (*pcr)++)
+		if (memcmp(got->pcr[*pcr], want->pcr[*pcr], want->size))
+			return false;
+	return true;
+}
+
+/* Every bank of base the replay has: equal to it, hashed or padded */
+static int check_base(const struct replay_pair *rp, const struct replay *base, int *pcr,
+		      uint16_t *alg)
+{
+	const struct replay_bank *want, *hashed, *padded;
+	int b, p;
+
+	for (b = 0; b < base->nr_banks; b++) {
+		want = &base->bank[b];
+		hashed = replay_find_bank(&rp->hashed, want->alg_id);
+		padded = replay_find_bank(&rp->padded, want->alg_id);
+		if (!want->size || !hashed || hashed->size != want->size)
+			continue;
+		if (bank_equals(hashed, want, pcr) ||
+		    (padded->sha1_padded && bank_equals(padded, want, &p)))
+			continue;
+		*alg = want->alg_id;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int replay_range(struct replay_pair *rp, replay_record_fn record, const void *ctx,
+			uint64_t from, uint64_t end)
+{
+	struct log_record rec;
+	const uint8_t *bytes;
+	size_t len;
+	int err = 0;
+
+	for (; !err && from < end; from++) {
+		bytes = record(ctx, from, &len);
+		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0 || replay_check_digest(&rec))
+			return -EBADMSG;
+		err = replay_extend(&rp->hashed, &rec);
+		err = err ?: replay_extend(&rp->padded, &rec);
+	}
+	return err ? -EBADMSG : 0;
+}
+
+int replay_to_kernel_bases(const struct replay_pair *start, replay_record_fn record,
+			   const void *ctx, const struct kernel_log *kl, uint64_t *bad_at,
+			   int *pcr, uint16_t *alg)
+{
+	struct replay_pair *rp;
+	struct log_record rec;
+	struct aggregate agg;
+	uint64_t i, pos = 0;
+	int err = 0;
+
+	rp = malloc(sizeof(*rp));	/* some 25 KiB: not on the stack */
+	if (!rp)
+		return -ENOMEM;
+	*rp = *start;
+	for (i = kl->first; !err && i < kl->first + kl->count; i++) {
+		if (kernel_log_get(kl, i, &rec) || aggregate_parse(&rec, &agg) ||
+		    agg.trimmed > kl->first)
+			continue;
+		*bad_at = i;
+		*pcr = -1;
+		*alg = 0;
+		if (agg.trimmed < pos) {	/* not in order: from the start again */
+			*rp = *start;
+			pos = 0;
+		}
+		err = replay_range(rp, record, ctx, pos, agg.trimmed);
+		pos = agg.trimmed;
+		err = err ?: check_base(rp, &agg.base, pcr, alg);
+	}
+	free(rp);
+	return err;
+}
+
 bool helper_present(void)
 {
 	char path[512];
