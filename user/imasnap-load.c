@@ -347,8 +347,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (encode_event(l, ev, size)) {
 		err = store_append(&l->store, l->record.data, l->record.len);
 	} else {
+		/*
+		 * Everything the kernel lists now, not just this entry: the
+		 * next oversized events are then duplicates, and a burst of
+		 * them costs one read of the list instead of one each
+		 */
 		l->stats.truncated++;
-		err = repair_gap(l, seq + 1);
+		err = repair_gap(l, UINT64_MAX);
 	}
 out:
 	if (err)

@@ -17,6 +17,7 @@
 #include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
+#include "status.h"
 #include "store.h"
 #include "unit.h"
 
@@ -255,6 +256,28 @@ static void test_record_digest_from_own_descriptor(void)
 	CHECK_INT(rename(moved, path), 0);
 }
 
+/* loader.state is replaced whole and never written through a symlink */
+static void test_stats_save_follows_no_symlink(void)
+{
+	struct loader_stats st = { .events = 5 }, got;
+	char link[256], target[256];
+	struct buf b;
+
+	snprintf(link, sizeof(link), "%s/%s.tmp", store_dir, LOADER_STATE_NAME);
+	snprintf(target, sizeof(target), "%s/victim", top);
+	write_file(target, "keep", 4);
+	CHECK_INT(symlink(target, link), 0);
+	CHECK_INT(stats_save(store_dir, &st), -ELOOP);
+	b = read_whole(target);
+	CHECK(b.len == 4 && !memcmp(b.data, "keep", 4));
+	buf_free(&b);
+	unlink(link);
+	CHECK_INT(stats_save(store_dir, &st), 0);
+	CHECK_INT(stats_load(store_dir, &got), 0);
+	CHECK_INT(got.events, 5);
+	CHECK(access(link, F_OK) && errno == ENOENT);
+}
+
 static void test_one_loader_per_store(void)
 {
 	struct store a, b;
@@ -430,6 +453,7 @@ int main(void)
 	test_garbage_store_is_refused();
 	test_append_and_flush();
 	test_record_digest_from_own_descriptor();
+	test_stats_save_follows_no_symlink();
 	test_one_loader_per_store();
 	test_epoch_of_a_new_store();
 	test_epoch_of_another_boot_needs_the_helper();
