@@ -167,6 +167,67 @@ static void test_foreign_tail_is_refused(void)
 	buf_free(&b);
 }
 
+/* zeros a crash left after the last record, alone or after part of the next */
+static void test_zero_tail_is_repaired(void)
+{
+	static const uint8_t zeros[300];
+	struct buf b = {0};
+	struct store s;
+
+	buf_append(&b, kernel_list.data, record_end[3]);
+	buf_append(&b, zeros, sizeof(zeros));
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), 0);
+	CHECK_INT(s.entries, 4);
+	store_close(&s);
+	check_store_is(kernel_list.data, record_end[3]);
+
+	b.len = 0;
+	buf_append(&b, kernel_list.data, record_end[3] + 9);
+	buf_append(&b, zeros, sizeof(zeros));
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), 0);
+	store_close(&s);
+	check_store_is(kernel_list.data, record_end[3]);
+
+	/* the kernel lists nothing after the store: zeros are still no record */
+	b.len = 0;
+	buf_append(&b, kernel_list.data, kernel_list.len);
+	buf_append(&b, zeros, 5);
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), 0);
+	store_close(&s);
+	check_store_is(kernel_list.data, kernel_list.len);
+	buf_free(&b);
+}
+
+/* a tail that is not the kernel's next entry stays refused, zeros after it or not */
+static void test_foreign_tail_before_zeros_is_refused(void)
+{
+	static const uint8_t zeros[64];
+	struct buf b = {0};
+	struct store s;
+
+	buf_append(&b, kernel_list.data, record_end[3]);
+	buf_append(&b, "\x0a\x00\x00\x00\x99\x99", 6);
+	buf_append(&b, zeros, sizeof(zeros));
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), -EUCLEAN);
+	store_close(&s);
+	check_store_is(b.data, b.len);
+	/* a bad record with valid ones after it is no torn tail */
+	b.len = 0;
+	buf_append(&b, kernel_list.data, record_end[1]);
+	buf_append(&b, "\xff\xff\xff\xff", 4);
+	buf_append(&b, kernel_list.data + record_end[1], record_end[2] - record_end[1]);
+	buf_append(&b, zeros, 8);
+	set_store(b.data, b.len);
+	CHECK_INT(store_open_append(&s, store_dir), -EUCLEAN);
+	store_close(&s);
+	check_store_is(b.data, b.len);
+	buf_free(&b);
+}
+
 static void test_changed_entry_is_refused(void)
 {
 	struct buf b = {0};
@@ -448,6 +509,8 @@ int main(void)
 	test_prefix_store_is_accepted();
 	test_torn_tail_is_repaired();
 	test_foreign_tail_is_refused();
+	test_zero_tail_is_repaired();
+	test_foreign_tail_before_zeros_is_refused();
 	test_changed_entry_is_refused();
 	test_longer_store_is_refused();
 	test_garbage_store_is_refused();
