@@ -140,7 +140,7 @@ helper_view() {
 	local tiny=$BATS_TEST_TMPDIR/tiny before
 	start_loader --snapshot-entries 0 --snapshot-bytes 0
 	# more than the one page the store's file system will have room for
-	measure_files 60 "$WORK"
+	measure_files 100 "$WORK"
 	wait_lag0
 	stop_loader
 	(($(wc -c <"$KERNEL_LOG") > 8192))
