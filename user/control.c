@@ -56,16 +56,23 @@ static int watch(int epoll_fd, int fd)
 	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+void control_init(struct control *ctl)
+{
+	int i;
+
+	ctl->listen_fd = ctl->epoll_fd = -1;
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		ctl->client[i].fd = -1;
+}
+
 int control_listen(struct control *ctl, const char *dir, int epoll_fd)
 {
 	struct sockaddr_un sun;
 	socklen_t len;
-	int fd, i, err;
+	int fd, err;
 
-	ctl->listen_fd = -1;
+	control_init(ctl);
 	ctl->epoll_fd = epoll_fd;
-	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		ctl->client[i].fd = -1;
 	err = control_addr(dir, &sun, &len);
 	if (err)
 		return err;

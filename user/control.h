@@ -32,6 +32,9 @@ struct control {
 /* What the loader does for a request: trim all but keep stored entries */
 typedef int (*control_snapshot_fn)(void *ctx, uint64_t keep, uint64_t *trimmed);
 
+/* No sockets yet: control_close() may be called on it */
+void control_init(struct control *ctl);
+
 /*
  * Listens for store dir; sockets are added to epoll_fd (data.fd = socket).
  * 0 or -errno (ctl->listen_fd stays -1).

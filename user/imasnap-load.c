@@ -706,7 +706,7 @@ static int load_bpf(struct loader *l)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct loader l = { .pin_dir_fd = -1, .control = { .listen_fd = -1 }, .epoll_fd = -1 };
+	struct loader l = { .pin_dir_fd = -1, .epoll_fd = -1 };
 	int err;
 
 	/* before anything can initialise OpenSSL: no code named by a caller */
@@ -719,6 +719,7 @@ int main(int argc, char **argv)
 		return err;
 	libbpf_set_print(print_libbpf);
 	protect_init(&l.protect);
+	control_init(&l.control);
 	if (opts.release_protection)
 		return protect_release(PIN_DIR, opts.store_dir) ? 1 : 0;
 	sigaction(SIGINT, &sa, NULL);
