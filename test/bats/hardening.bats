@@ -136,6 +136,21 @@ helper_view() {
 	stop_loader
 }
 
+@test "hardening: verify refuses history replaced by a fake epoch base and filler on PCR 16" {
+	local forged=$BATS_TEST_TMPDIR/forged
+	(($(state_value trimmed) > 0))
+	# root's forgery, DIR/epoch and the resettable PCR 16 made to agree with it
+	run python3 "$TOOLS" forge "$STORE" "$forged"
+	echo "$output"
+	[[ $status -eq 0 ]]
+	run "$CLI" verify --store "$forged"
+	echo "$output"
+	[[ $status -eq 1 ]]
+	[[ $output == *"FAIL: epoch base: the base is not logged in PCR 10"* ]]
+	# the real history still verifies (nothing of it is on PCR 16)
+	verify_ok
+}
+
 @test "hardening: a new epoch at a cut whose entries cannot be saved cuts nothing" {
 	local tiny=$BATS_TEST_TMPDIR/tiny before
 	start_loader --snapshot-entries 0 --snapshot-bytes 0
