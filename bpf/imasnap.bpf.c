@@ -134,7 +134,7 @@ int BPF_PROG(capture_entry, struct ima_template_entry *entry, bool update_htable
 	/* fill: a per-CPU scratch event, since events exceed the stack */
 	ev = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!ev)
-		return 0;
+		goto drop;	/* cannot happen for a 1-entry array; counted if it does */
 	ev->seq = BPF_CORE_READ(htable, len.counter) - 1;
 	ev->pcr = BPF_CORE_READ(entry, pcr);
 	ev->flags = 0;
@@ -152,11 +152,14 @@ int BPF_PROG(capture_entry, struct ima_template_entry *entry, bool update_htable
 	/* submit: copy the used part into the ring; a full ring is a drop */
 	size = ev->data_len;
 	if (size > IMASNAP_DATA_MAX)
-		return 0;
+		goto drop;
 	size += __builtin_offsetof(struct imasnap_event, data);
 	if (bpf_ringbuf_output(&ring, ev, size, 0))
-		__sync_fetch_and_add(&events_dropped, 1);
-	else
-		__sync_fetch_and_add(&events_sent, 1);
+		goto drop;
+	__sync_fetch_and_add(&events_sent, 1);
+	return 0;
+drop:
+	/* every entry that does not reach the ring is a drop the loader repairs */
+	__sync_fetch_and_add(&events_dropped, 1);
 	return 0;
 }

@@ -1,31 +1,50 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "epoch.h"
 #include "kernel_log.h"
 #include "replay.h"
 #include "snapshot.h"
 #include "tpm.h"
 
-#define BOOT_ID_SIZE 37		/* 36 characters and the NUL */
+static bool hex_digits(const char *p, size_t n)
+{
+	for (; n; n--, p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+		      (*p >= 'A' && *p <= 'F')))
+			return false;
+	return true;
+}
 
-struct epoch_file {
-	char epoch[BOOT_ID_SIZE];	/* boot that began the store */
-	char boot[BOOT_ID_SIZE];	/* boot that last wrote it */
-};
+bool boot_id_valid(const char *id)
+{
+	static const size_t groups[] = { 8, 4, 4, 4, 12 };
+	size_t i;
+
+	if (strlen(id) == 32)
+		return hex_digits(id, 32);
+	if (strlen(id) != BOOT_ID_SIZE - 1)
+		return false;
+	for (i = 0; i < 5; id += groups[i] + 1, i++)
+		if (!hex_digits(id, groups[i]) || (i < 4 && id[groups[i]] != '-'))
+			return false;
+	return true;
+}
 
 static int read_boot_id(char id[BOOT_ID_SIZE])
 {
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
 	int err = 0;
 
-	if (!f || !fgets(id, BOOT_ID_SIZE, f) || strlen(id) != BOOT_ID_SIZE - 1)
+	if (!f || !fgets(id, BOOT_ID_SIZE, f) || !boot_id_valid(id))
 		err = -EIO;
 	if (f)
 		fclose(f);
@@ -34,44 +53,119 @@ static int read_boot_id(char id[BOOT_ID_SIZE])
 	return err;
 }
 
-/* -ENOENT: no file (a new store, or one older than epoch files) */
-static int epoch_read(const struct store *s, struct epoch_file *ef)
+/* "KEY VALUE" into value[size]: a boot id, or the base's "INDEX HEX" */
+static bool take_line(const char **p, const char *end, const char *key, char *value,
+		      size_t size)
 {
-	char line[64];
-	FILE *f;
-	int fd, got = 0;
+	size_t klen = strlen(key);
+	const char *nl = memchr(*p, '\n', end - *p);
+	size_t vlen;
 
-	fd = openat(s->dirfd, EPOCH_FILE_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (!nl || (size_t)(nl - *p) <= klen || strncmp(*p, key, klen) || (*p)[klen] != ' ')
+		return false;
+	vlen = nl - *p - klen - 1;
+	if (vlen >= size || memchr(*p + klen + 1, '\0', vlen))
+		return false;
+	memcpy(value, *p + klen + 1, vlen);
+	value[vlen] = '\0';
+	*p = nl + 1;
+	return true;
+}
+
+static bool parse_base(const char *value, struct epoch_base_id *base)
+{
+	const char *space = strchr(value, ' ');
+	unsigned int byte;
+	char digits[24];
+	int i;
+
+	if (!space || space - value >= (int)sizeof(digits) || strlen(space + 1) != 40 ||
+	    !hex_digits(space + 1, 40))
+		return false;
+	memcpy(digits, value, space - value);
+	digits[space - value] = '\0';
+	if (parse_count(digits, false, &base->index) || (digits[0] == '0' && digits[1]))
+		return false;
+	for (i = 0; i < LOG_SHA1_SIZE; i++) {
+		sscanf(space + 1 + 2 * i, "%2x", &byte);
+		base->digest[i] = byte;
+	}
+	return true;
+}
+
+int epoch_file_parse(const char *text, size_t len, struct epoch_file *ef)
+{
+	const char *p = text, *end = text + len;
+	char base[80];
+
+	memset(ef, 0, sizeof(*ef));
+	if (!take_line(&p, end, "epoch", ef->epoch, sizeof(ef->epoch)) ||
+	    !take_line(&p, end, "boot", ef->boot, sizeof(ef->boot)) ||
+	    !boot_id_valid(ef->epoch) || !boot_id_valid(ef->boot))
+		return -EINVAL;
+	if (p < end) {
+		if (!take_line(&p, end, "base", base, sizeof(base)) || !parse_base(base, &ef->base))
+			return -EINVAL;
+		ef->has_base = true;
+	}
+	return p == end ? 0 : -EINVAL;
+}
+
+#define EPOCH_FILE_MAX	256
+
+/* -ENOENT: no file (a new store, or one older than epoch files) */
+static int epoch_read_at(int dirfd, const char *dir, struct epoch_file *ef)
+{
+	char text[EPOCH_FILE_MAX];
+	ssize_t n;
+	int fd, err;
+
+	fd = openat(dirfd, EPOCH_FILE_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
+	n = read(fd, text, sizeof(text));
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	if (!err && (n == sizeof(text) || epoch_file_parse(text, n, ef)))
+		err = -EINVAL;
+	if (err == -EINVAL)
+		fprintf(stderr, "%s/%s: not an epoch file (epoch and boot lines with boot ids, and perhaps a base line)\n",
+			dir, EPOCH_FILE_NAME);
+	return err;
+}
+
+static int epoch_read(const struct store *s, struct epoch_file *ef)
+{
+	return epoch_read_at(s->dirfd, s->dir, ef);
+}
+
+int epoch_file_load(const char *dir, struct epoch_file *ef)
+{
+	int dirfd, err;
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
 		return -errno;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "epoch %36s", ef->epoch) == 1)
-			got |= 1;
-		else if (sscanf(line, "boot %36s", ef->boot) == 1)
-			got |= 2;
-	}
-	fclose(f);
-	if (got != 3) {
-		fprintf(stderr, "%s/%s: not an epoch file (no epoch and boot lines)\n",
-			s->dir, EPOCH_FILE_NAME);
-		return -EINVAL;
-	}
-	return 0;
+	err = epoch_read_at(dirfd, dir, ef);
+	close(dirfd);
+	return err;
 }
 
 /* Written to a temporary name, synced and renamed: never half a file */
 static int epoch_write(const struct store *s, const struct epoch_file *ef)
 {
 	static const char tmp[] = EPOCH_FILE_NAME ".tmp";
-	char text[128];
-	int fd, len, err = 0;
+	char text[EPOCH_FILE_MAX];
+	int fd, len, i, err = 0;
 
 	len = snprintf(text, sizeof(text), "epoch %s\nboot %s\n", ef->epoch, ef->boot);
+	if (ef->has_base) {
+		len += snprintf(text + len, sizeof(text) - len, "base %" PRIu64 " ", ef->base.index);
+		for (i = 0; i < LOG_SHA1_SIZE; i++)
+			len += snprintf(text + len, sizeof(text) - len, "%02x", ef->base.digest[i]);
+		len += snprintf(text + len, sizeof(text) - len, "\n");
+	}
+	errno = 0;
 	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0 || write(fd, text, len) != len || fsync(fd) ||
 	    renameat(s->dirfd, tmp, s->dirfd, EPOCH_FILE_NAME) || fsync(s->dirfd))
@@ -301,34 +395,81 @@ out:
 	return err;
 }
 
-/* The list's first n entries, cut by a new epoch, beside the store */
-static int keep_unproven(const struct store *s, const struct kernel_log *kl, uint64_t n,
-			 const char *boot, char *name, size_t size)
+/*
+ * The list's first n entries, about to be cut by a new epoch, saved beside
+ * the store and synced (file and directory) before the cut: a crash or a
+ * full disk in between must not lose them. The first call creates the file
+ * (*fd -1, name[size] set); a retry rewrites it.
+ */
+static int save_unproven(const struct store *s, const struct kernel_log *kl, uint64_t n,
+			 const char *boot, int *fd, char *name, size_t size)
 {
 	const uint8_t *first, *last;
 	size_t len, flen;
-	int fd = -1, i, at, err = 0;
+	int i, at, err = 0;
 
 	first = kernel_log_bytes(kl, kl->first, &flen);
 	last = kernel_log_bytes(kl, kl->first + n - 1, &len);
 	if (!first || !last)
 		return -EINVAL;
 	len += last - first;
-	for (i = 1; fd < 0 && i < 100; i++) {
+	for (i = 1; *fd < 0 && i < 100; i++) {
 		at = snprintf(name, size, "%s.unproven-%s", STORE_LOG_NAME, boot);
 		if (i > 1)
 			snprintf(name + at, size - at, "-%d", i);
-		fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-		if (fd < 0 && errno != EEXIST)
+		*fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			     0644);
+		if (*fd < 0 && errno != EEXIST)
 			break;
 	}
-	if (fd < 0 || write(fd, first, len) != (ssize_t)len || fsync(fd) || fsync(s->dirfd))
+	errno = 0;
+	if (*fd < 0 || ftruncate(*fd, 0) || pwrite(*fd, first, len, 0) != (ssize_t)len ||
+	    fsync(*fd) || fsync(s->dirfd))
 		err = errno ? -errno : -EIO;
-	if (fd >= 0)
-		close(fd);
 	if (err)
-		fprintf(stderr, "imasnap-load: cannot keep the cut entries in %s/%s: %s; they are gone\n",
-			s->dir, name, strerror(-err));
+		fprintf(stderr, "imasnap-load: cannot save the entries a new epoch would cut in %s/%s: %s; nothing is cut\n",
+			s->dir, *fd < 0 ? STORE_LOG_NAME ".unproven-*" : name, strerror(-err));
+	return err;
+}
+
+/* A cut that did not happen leaves no file of entries it did not cut */
+static void drop_unproven(const struct store *s, int fd, const char *name)
+{
+	if (fd < 0)
+		return;
+	close(fd);
+	if (unlinkat(s->dirfd, name, 0) || fsync(s->dirfd))
+		fprintf(stderr, "imasnap-load: cannot remove %s/%s: %s\n", s->dir, name,
+			strerror(errno));
+}
+
+/*
+ * The epoch's base, as the helper logged it at the cut (in the list the
+ * store begins from): its index and digest go to DIR/epoch, the only base
+ * verify will accept. A list without one begins the epoch at zero: no base
+ * (-ENOENT when the caller needs one). *changed: ef differs from before.
+ */
+static int record_base(struct epoch_file *ef, bool *changed)
+{
+	struct epoch_file was = *ef;
+	struct kernel_log kl = { 0 };
+	struct log_record rec;
+	struct aggregate agg;
+	uint64_t at;
+	int err;
+
+	ef->has_base = false;
+	memset(&ef->base, 0, sizeof(ef->base));
+	err = kernel_log_read(&kl);
+	err = err ?: epoch_base(kernel_record, &kl, kl.first + kl.count, &agg, &at);
+	err = err ?: kernel_log_get(&kl, at, &rec);
+	if (!err) {
+		ef->has_base = true;
+		ef->base.index = at;
+		memcpy(ef->base.digest, rec.digest, LOG_SHA1_SIZE);
+	}
+	kernel_log_free(&kl);
+	*changed = was.has_base != ef->has_base || memcmp(&was.base, &ef->base, sizeof(ef->base));
 	return err;
 }
 
@@ -353,16 +494,19 @@ static uint32_t list_pcrs(const struct kernel_log *kl)
  * cuts every entry of the list and takes the TPM's values as the base of
  * what follows (rebase with C = 0, checked under IMA's mutex), so that the
  * new store replays to the TPM from there. Entries measured between our
- * reading and the cut make the values wrong (-EBADMSG): read again. What was
- * cut is kept beside the store, as unproven as it is.
+ * reading and the cut make the values wrong (-EBADMSG): read again. What is
+ * cut is saved beside the store first, as unproven as it is; the base the
+ * cut logged is recorded in ef.
  */
-static int begin_epoch_at_cut(const struct store *s, const char *tcti, const char *boot)
+static int begin_epoch_at_cut(const struct store *s, const char *tcti, const char *boot,
+			      struct epoch_file *ef)
 {
 	struct kernel_log kl = { 0 };
 	struct rebase_values rv = { 0 };
 	struct replay tpm;
 	char name[128];
-	int b, tries, err = -EBADMSG;
+	int b, tries, fd = -1, err = -EBADMSG;
+	bool changed;
 
 	for (tries = 0; tries < CUT_TRIES && (err == -EBADMSG || err == -ESTALE ||
 					      err == -ERANGE); tries++) {
@@ -371,22 +515,31 @@ static int begin_epoch_at_cut(const struct store *s, const char *tcti, const cha
 		err = err ?: kernel_log_read(&kl);
 		if (err)
 			break;
+		if (!kl.count) {
+			err = -EBADMSG;
+			continue;
+		}
 		rv.nr_banks = tpm.nr_banks;
 		for (b = 0; b < tpm.nr_banks; b++)
 			rv.bank_from[b] = &tpm;
 		rv.pcrs = list_pcrs(&kl);
-		err = kl.count ? rebase(&kl, kl.count, 0, &rv) : -EBADMSG;
+		err = save_unproven(s, &kl, kl.count, boot, &fd, name, sizeof(name));
+		if (err)
+			break;
+		err = rebase(&kl, kl.count, 0, &rv);
 	}
 	if (err) {
+		drop_unproven(s, fd, name);
 		fprintf(stderr, "imasnap-load: cannot begin a new epoch at a cut: %s\n", strerror(-err));
 	} else {
-		/* the epoch has begun: a failure to keep the cut entries is said, no more */
-		bool kept = !keep_unproven(s, &kl, kl.count, boot, name, sizeof(name));
-
+		close(fd);
+		err = record_base(ef, &changed);
+		if (err)
+			fprintf(stderr, "imasnap-load: the cut's snapshot_aggregate is not in the kernel's list: %s\n",
+				strerror(-err));
 		fprintf(stderr, "imasnap-load: a new epoch begins here: the helper cut the kernel's %" PRIu64
-			" entries (%s%s%s%s) and recorded the TPM's PCRs as the base of what follows in a snapshot_aggregate; %s replays to the TPM from there\n",
-			kl.count, kept ? "kept, unproven, as " : "not kept",
-			kept ? s->dir : "", kept ? "/" : "", kept ? name : "", s->dir);
+			" entries (kept, unproven, as %s/%s) and recorded the TPM's PCRs as the base of what follows in a snapshot_aggregate; %s replays to the TPM from there\n",
+			kl.count, s->dir, name, s->dir);
 	}
 	kernel_log_free(&kl);
 	return err;
@@ -400,13 +553,15 @@ static int new_epoch(struct store *s, const struct epoch_file *old)
 
 	snprintf(dir, sizeof(dir), "%s", s->dir);
 	snprintf(name, sizeof(name), "%s.epoch-%s", STORE_LOG_NAME, old->epoch);
-	if (!faccessat(s->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW)) {
-		fprintf(stderr, "%s/%s exists already; not overwriting it\n", dir, name);
-		return -EEXIST;
-	}
-	if (renameat(s->dirfd, STORE_LOG_NAME, s->dirfd, name) || fsync(s->dirfd)) {
+	/* one step that never replaces a kept epoch */
+	if (renameat2(s->dirfd, STORE_LOG_NAME, s->dirfd, name, RENAME_NOREPLACE) ||
+	    fsync(s->dirfd)) {
 		err = -errno;
-		fprintf(stderr, "cannot rename %s/%s: %s\n", dir, STORE_LOG_NAME, strerror(errno));
+		if (err == -EEXIST)
+			fprintf(stderr, "%s/%s exists already; not overwriting it\n", dir, name);
+		else
+			fprintf(stderr, "cannot rename %s/%s: %s\n", dir, STORE_LOG_NAME,
+				strerror(errno));
 		return err;
 	}
 	fprintf(stderr, "imasnap-load: this boot cannot continue the store's epoch: its %" PRIu64
@@ -420,6 +575,7 @@ int epoch_begin(struct store *s, const char *tcti)
 {
 	struct epoch_file ef = { 0 };
 	char boot[BOOT_ID_SIZE];
+	bool dirty = false, changed;
 	int tries, err;
 
 	err = read_boot_id(boot);
@@ -457,14 +613,20 @@ int epoch_begin(struct store *s, const char *tcti)
 			break;
 	}
 	if (!s->entries && !s->tail) {
-		if (err == -EUCLEAN && helper_present())
-			err = begin_epoch_at_cut(s, tcti, boot);
-		else if (err == -EUCLEAN)
+		/* the list begins the epoch: from zero, or from a cut's base */
+		if (!err) {
+			err = record_base(&ef, &changed);
+			err = err == -ENOENT ? 0 : err;
+		} else if (err == -EUCLEAN && helper_present()) {
+			err = begin_epoch_at_cut(s, tcti, boot, &ef);
+		} else if (err == -EUCLEAN) {
 			fprintf(stderr, "imasnap-load: a log started here could never be verified, so none is started: load the helper (imasnap.ko) to begin a new epoch at a cut, put the store back, or reboot\n");
+		}
 		if (err)
 			return err;
+		dirty = true;	/* the epoch file says where this store's epoch begins */
 	}
-	if (!strcmp(ef.boot, boot))
+	if (!strcmp(ef.boot, boot) && !dirty)
 		return 0;
 	snprintf(ef.boot, sizeof(ef.boot), "%s", boot);
 	return epoch_write(s, &ef);

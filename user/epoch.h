@@ -17,9 +17,35 @@
 #ifndef IMASNAP_EPOCH_H
 #define IMASNAP_EPOCH_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "snapshot.h"
 #include "store.h"
 
 #define EPOCH_FILE_NAME		"epoch"
+#define BOOT_ID_SIZE		37	/* 36 characters and the NUL */
+
+/*
+ * DIR/epoch, in this order:
+ *   epoch <boot id>\n
+ *   boot <boot id>\n
+ *   base <index> <sha1 hex>\n    (only for an epoch begun at a cut)
+ * Boot ids: the UUID form of /proc/sys/kernel/random/boot_id, or 32 hex digits.
+ */
+struct epoch_file {
+	char epoch[BOOT_ID_SIZE];	/* boot that began the store */
+	char boot[BOOT_ID_SIZE];	/* boot that last wrote it */
+	bool has_base;
+	struct epoch_base_id base;	/* the cut's snapshot_aggregate */
+};
+
+/* true for a boot id in one of the two forms above */
+bool boot_id_valid(const char *id);
+/* Parses the file's text[0..len): 0, or -EINVAL for anything else */
+int epoch_file_parse(const char *text, size_t len, struct epoch_file *ef);
+/* Reads DIR/epoch: 0, -ENOENT (none), -EINVAL (message on stderr) */
+int epoch_file_load(const char *dir, struct epoch_file *ef);
 
 /*
  * Run by the loader once it holds the store (and before it reconciles it

@@ -38,6 +38,7 @@
 #include "snapshot.h"
 #include "status.h"
 #include "store.h"
+#include "tpm.h"
 
 #define PIN_DIR		"/sys/fs/bpf/imasnap"
 #define COMMIT_MS	50	/* group commit window: durable within this + fsync */
@@ -80,8 +81,8 @@ struct loader {
 	uint64_t policy_checked;	/* ms */
 	bool snapshots_off;		/* the helper refused: stop trying */
 	int pin_dir_fd;
-	int control_fd;			/* `imasnap snapshot` requests; -1: none */
-	int epoll_fd;			/* the ring and the control socket */
+	struct control control;		/* `imasnap snapshot` requests */
+	int epoll_fd;			/* the ring and the control sockets */
 	int error;			/* set by the ring callback */
 	uint64_t offset;		/* epoch index of the kernel's entry 0 */
 	uint64_t reported;		/* store entries the helper was told of */
@@ -148,6 +149,18 @@ static int parse_threshold(const char *name, const char *arg, uint64_t *val)
 	return -EINVAL;
 }
 
+static int check_tcti(const char *arg)
+{
+	const char *conf;
+	char lib[64];
+
+	if (!tcti_resolve(arg, lib, sizeof(lib), &conf))
+		return 0;
+	fprintf(stderr, "imasnap-load: --tcti %s: use device[:PATH], mssim[:CONF], swtpm[:CONF] or tabrmd[:CONF]; a library is never loaded by path\n",
+		arg);
+	return -EINVAL;
+}
+
 static int parse_option(int c, const char *arg)
 {
 	switch (c) {
@@ -169,6 +182,8 @@ static int parse_option(int c, const char *arg)
 		opts.release_protection = true;
 		break;
 	case 'T':
+		if (check_tcti(arg))
+			return -EINVAL;
 		opts.tcti = arg;
 		break;
 	case 'v':
@@ -332,8 +347,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (encode_event(l, ev, size)) {
 		err = store_append(&l->store, l->record.data, l->record.len);
 	} else {
+		/*
+		 * Everything the kernel lists now, not just this entry: the
+		 * next oversized events are then duplicates, and a burst of
+		 * them costs one read of the list instead of one each
+		 */
 		l->stats.truncated++;
-		err = repair_gap(l, seq + 1);
+		err = repair_gap(l, UINT64_MAX);
 	}
 out:
 	if (err)
@@ -449,20 +469,31 @@ static int maybe_snapshot(struct loader *l)
 
 /*
  * `imasnap snapshot` asks a running loader (control.h): under protection
- * only the loader may trim. The same work as the command does on its own,
- * after the loader's queue is durable.
+ * only the loader may trim. What the loader wrote and synced through its own
+ * descriptor is the truth: never the store re-read by its path, where
+ * another file may stand now (a parent directory moved). The helper checks
+ * the last digest against its list.
  */
 static int requested_snapshot(void *ctx, uint64_t keep, uint64_t *trimmed)
 {
 	struct loader *l = ctx;
+	uint8_t digest[LOG_SHA1_SIZE];
+	uint64_t end;
 	int err;
 
+	*trimmed = 0;
+	if (!helper_present())
+		return -ENODEV;
 	err = commit(l);
 	if (err) {
 		l->error = err;
 		return err;
 	}
-	err = snapshot_store(l->store.dir, keep, trimmed);
+	if (l->store.entries <= keep)
+		return 0;
+	end = l->store.entries - keep;
+	err = store_record_digest(&l->store, end - 1, digest);
+	err = err ?: trim_to(end, digest, trimmed);
 	if (!err && *trimmed)
 		count_snapshot(l, *trimmed);
 	return err;
@@ -471,6 +502,7 @@ static int requested_snapshot(void *ctx, uint64_t keep, uint64_t *trimmed)
 static int start_control(struct loader *l)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
+	int err;
 
 	l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epoll_fd < 0)
@@ -478,14 +510,12 @@ static int start_control(struct loader *l)
 	ev.data.fd = ring_buffer__epoll_fd(l->ring);
 	if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		return -errno;
-	l->control_fd = control_listen(l->store.dir);
-	if (l->control_fd < 0) {
-		fprintf(stderr, "imasnap-load: no control socket (%s): `imasnap snapshot` cannot ask this loader\n",
-			strerror(-l->control_fd));
-		return 0;
-	}
-	ev.data.fd = l->control_fd;
-	return epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->control_fd, &ev) ? -errno : 0;
+	err = control_listen(&l->control, l->store.dir, l->epoll_fd);
+	if (err)
+		fprintf(stderr, "imasnap-load: no control socket (%s)%s: `imasnap snapshot` cannot ask this loader\n",
+			strerror(-err), err == -EADDRINUSE ?
+			"; another process holds its name, and imasnap refuses a socket that is not root's" : "");
+	return 0;
 }
 
 /*
@@ -512,25 +542,24 @@ static void wait_commit_window(struct loader *l)
  */
 static int wait_and_consume(struct loader *l)
 {
-	struct epoll_event ev[2];
-	bool control = false;
-	int i, n;
+	struct epoll_event ev[2 + CONTROL_MAX_CLIENTS];
+	int i, n, ready = 0;
 
 	if (l->store.pending_entries) {
 		wait_commit_window(l);
 	} else {
-		n = epoll_wait(l->epoll_fd, ev, 2, IDLE_MS);
+		ready = epoll_wait(l->epoll_fd, ev, 2 + CONTROL_MAX_CLIENTS, IDLE_MS);
 		/* a signal (SIGTERM, or SIGSTOP/SIGCONT) interrupts the wait */
-		if (n < 0)
+		if (ready < 0)
 			return errno == EINTR ? 0 : -errno;
-		for (i = 0; i < n; i++)
-			control |= ev[i].data.fd == l->control_fd;
 	}
 	n = ring_buffer__consume(l->ring);
 	if (n < 0 || l->error)
 		return n < 0 ? n : l->error;
-	if (control)
-		control_serve(l->control_fd, requested_snapshot, l);
+	/* a client is served only when its request is there: none can hold us up */
+	for (i = 0; i < ready; i++)
+		control_handle(&l->control, ev[i].data.fd, now_ms(), requested_snapshot, l);
+	control_expire(&l->control, now_ms());
 	return l->error ?: n;
 }
 
@@ -677,22 +706,40 @@ static int load_bpf(struct loader *l)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct loader l = { .pin_dir_fd = -1, .control_fd = -1, .epoll_fd = -1 };
+	struct loader l = { .pin_dir_fd = -1, .epoll_fd = -1 };
 	int err;
 
+	/* before anything can initialise OpenSSL: no code named by a caller */
+	if (replay_crypto_init()) {
+		fprintf(stderr, "imasnap-load: cannot initialise OpenSSL\n");
+		return 1;
+	}
 	err = parse_args(argc, argv);
 	if (err)
 		return err;
 	libbpf_set_print(print_libbpf);
 	protect_init(&l.protect);
+	control_init(&l.control);
 	if (opts.release_protection)
 		return protect_release(PIN_DIR, opts.store_dir) ? 1 : 0;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	err = store_open_append(&l.store, opts.store_dir);
+	/*
+	 * One loader per machine, checked before anything changes: a second
+	 * loader must not rebase or cut the list (epoch_begin) of the first.
+	 */
+	err = take_pin_dir(&l);
+	if (!err)
+		err = store_open_append(&l.store, opts.store_dir);
+	/* protection in force must recognise this loader before it changes anything */
+	if (!err)
+		err = protect_start(&l.protect, PIN_DIR, &l.store, false);
 	if (!err)
 		err = epoch_begin(&l.store, opts.tcti);
+	/* new protection covers the store epoch_begin settled on (it may start a new one) */
+	if (!err && opts.protect && !protect_active(&l.protect))
+		err = protect_start(&l.protect, PIN_DIR, &l.store, true);
 	if (!err)
 		err = kernel_offset(&l.offset);
 	if (err)
@@ -701,10 +748,6 @@ int main(int argc, char **argv)
 	l.stats = l.base;
 	l.stats.starts++;
 	l.stats.pid = getpid();
-	err = take_pin_dir(&l);
-	/* before the store is checked: nothing can change it between check and follow */
-	if (!err)
-		err = protect_start(&l.protect, PIN_DIR, &l.store, opts.protect);
 	if (!err)
 		err = load_bpf(&l);
 	if (!err)
@@ -729,8 +772,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "imasnap-load: stopped; store holds %" PRIu64 " entries\n",
 			l.store.entries);
 cleanup:
-	if (l.control_fd >= 0)
-		close(l.control_fd);
+	control_close(&l.control);
 	if (l.epoll_fd >= 0)
 		close(l.epoll_fd);
 	ring_buffer__free(l.ring);

@@ -18,6 +18,7 @@
 
 #include "args.h"
 #include "control.h"
+#include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
 #include "replay.h"
@@ -281,23 +282,63 @@ static int check_kernel_list(const struct combined_log *c, const struct replay *
 
 /*
  * The epoch's PCRs before its entry 0: zero, or for an epoch that began at a
- * cut (continuity could not be proven) the TPM's values then, which its first
- * snapshot_aggregate records.
+ * cut (continuity could not be proven) the TPM's values then, which the
+ * cut's snapshot_aggregate records. Only the base the loader recorded in
+ * DIR/epoch when it made the cut is taken (epoch_base_proven).
  */
-static int epoch_start_values(const struct combined_log *c, struct replay_pair *rp)
+static int epoch_start_values(const struct combined_log *c, const char *dir,
+			      struct replay_pair *rp)
 {
+	struct epoch_file ef;
 	struct aggregate agg;
+	const char *why = "";
 	uint64_t at;
+	int err;
 
-	if (epoch_base(combined_record, c, combined_end(c), &agg, &at))
+	err = epoch_file_load(dir, &ef);
+	if (err && err != -ENOENT) {
+		printf("FAIL: %s/%s cannot be read: %s\n", dir, EPOCH_FILE_NAME, strerror(-err));
+		return err == -EINVAL ? EXIT_MISMATCH : EXIT_UNCHECKED;
+	}
+	err = epoch_base_proven(combined_record, c, combined_end(c),
+				!err && ef.has_base ? &ef.base : NULL, &agg, &at, &why);
+	if (err == -ENOENT)
 		return EXIT_VERIFIED;
+	if (err) {
+		printf("FAIL: epoch base: %s (entry %" PRIu64 ")\n", why, at);
+		return EXIT_MISMATCH;
+	}
 	printf("epoch: began at a cut (snapshot_aggregate at entry %" PRIu64
-	       "): replayed from the TPM's values then; what the TPM took before is in no store\n", at);
+	       ", as recorded in %s/%s): replayed from the TPM's values then; what the TPM took before is in no store\n",
+	       at, dir, EPOCH_FILE_NAME);
 	if (replay_pair_set_base(rp, &agg.base)) {
 		printf("FAIL: the snapshot_aggregate's banks do not fit the TPM's\n");
 		return EXIT_MISMATCH;
 	}
 	return EXIT_VERIFIED;
+}
+
+/*
+ * Entries before the kernel's head are in the store alone: they must replay
+ * to the base values the kernel holds for its head (and for every
+ * snapshot_aggregate it still lists), or the store's history is not the
+ * kernel's.
+ */
+static int check_store_before_head(const struct combined_log *c, const struct replay_pair *rp)
+{
+	uint64_t at = 0;
+	uint16_t alg = 0;
+	int pcr = -1;
+
+	if (!replay_to_kernel_bases(rp, combined_record, c, &c->kernel, &at, &pcr, &alg))
+		return EXIT_VERIFIED;
+	if (pcr < 0)
+		printf("FAIL: the store's entries before the kernel's snapshot_aggregate at entry %" PRIu64
+		       " cannot be replayed\n", at);
+	else
+		printf("FAIL: the store's entries before the kernel's head do not replay to the base values of the kernel's snapshot_aggregate at entry %"
+		       PRIu64 " (PCR %d, %s)\n", at, pcr, alg_name(alg) ?: "unknown bank");
+	return EXIT_MISMATCH;
 }
 
 static int cmd_verify(const struct cmd_opts *o)
@@ -325,7 +366,9 @@ static int cmd_verify(const struct cmd_opts *o)
 		goto out;
 	}
 	printf("store matches the kernel's list where both hold entries\n");
-	ret = replay_pair_init(&rp, &tpm) ? EXIT_UNCHECKED : epoch_start_values(&c, &rp);
+	ret = replay_pair_init(&rp, &tpm) ? EXIT_UNCHECKED : epoch_start_values(&c, o->store_dir, &rp);
+	if (ret == EXIT_VERIFIED)
+		ret = check_store_before_head(&c, &rp);
 	if (ret == EXIT_VERIFIED)
 		ret = check_replay(&c, 0, &tpm, counted, &rp, "store + kernel list");
 	if (ret == EXIT_VERIFIED)
@@ -438,6 +481,8 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	const char *conf;
+	char lib[64];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "s:jf:F:T:k:h", long_opts, NULL)) != -1) {
@@ -462,6 +507,11 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 			o->format = optarg;
 			break;
 		case 'T':
+			if (tcti_resolve(optarg, lib, sizeof(lib), &conf)) {
+				fprintf(stderr, "imasnap: --tcti %s: use device[:PATH], mssim[:CONF], swtpm[:CONF] or tabrmd[:CONF]; a library is never loaded by path\n",
+					optarg);
+				return -EINVAL;
+			}
 			o->tcti = optarg;
 			break;
 		case 'k':
@@ -503,6 +553,11 @@ int main(int argc, char **argv)
 	struct cmd_opts o = { .store_dir = STORE_DEFAULT_DIR, .format = "binary" };
 	size_t i;
 
+	/* before anything can initialise OpenSSL: no code named by a caller */
+	if (replay_crypto_init()) {
+		fprintf(stderr, "imasnap: cannot initialise OpenSSL\n");
+		return EXIT_UNCHECKED;
+	}
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;

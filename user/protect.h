@@ -46,6 +46,12 @@ int protect_start(struct protect *p, const char *pin_dir, const struct store *s,
  */
 int protect_guard_capture(struct protect *p, struct bpf_object *obj, struct bpf_link *link);
 
+/* true once protect_start() took over or created the protection */
+static inline bool protect_active(const struct protect *p)
+{
+	return p->table_fd >= 0;
+}
+
 /* Closes descriptors; the pins keep the protection in force */
 void protect_close(struct protect *p);
 

@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "replay.h"
@@ -75,6 +77,20 @@ static int hash2(uint16_t alg_id, const void *a, size_t a_len,
 	     EVP_DigestFinal_ex(ctx, out, NULL);
 	EVP_MD_CTX_free(ctx);
 	return ok ? 0 : -EIO;
+}
+
+int replay_crypto_init(void)
+{
+	static const char *const code_vars[] = {
+		"OPENSSL_CONF", "OPENSSL_CONF_INCLUDE", "OPENSSL_MODULES",
+		"OPENSSL_ENGINES",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(code_vars) / sizeof(code_vars[0]); i++)
+		unsetenv(code_vars[i]);
+	/* the config's "once" is spent here: later implicit inits load none */
+	return OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) ? 0 : -EIO;
 }
 
 int replay_init(struct replay *r, const uint16_t *alg_ids, int nr_banks)

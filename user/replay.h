@@ -44,6 +44,14 @@ struct replay {
 	uint64_t records;
 };
 
+/*
+ * Initialises OpenSSL without its configuration file and clears the
+ * variables that name code for it to load (OPENSSL_CONF, OPENSSL_MODULES,
+ * OPENSSL_ENGINES, ...): a protected loader runs no code a caller names.
+ * Call first thing in main(), before any digest. 0 or -EIO.
+ */
+int replay_crypto_init(void);
+
 /* PCRs start at zero. Unknown algorithms get size 0 and are not replayed. */
 int replay_init(struct replay *r, const uint16_t *alg_ids, int nr_banks);
 /* Replays every bank but SHA-1 as IMA does when it has no hash for it */

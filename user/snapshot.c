@@ -12,7 +12,9 @@
 #include "store.h"
 
 #define AGG_MAGIC	"imasnap"	/* 8 bytes with its NUL */
-#define AGG_VERSION	1
+#define AGG_VERSION_1	1	/* offset 60: reserved 0; non-zero head: head set */
+#define AGG_VERSION_2	2	/* offset 60: flags */
+#define AGG_HEAD_SET	0x1
 #define AGG_HEADER_SIZE	64
 #define AGG_BANK_SIZE	8
 #define AGG_BANK_UNAVAILABLE 0x1
@@ -108,6 +110,31 @@ static int parse_pcrs(const uint8_t *p, const uint8_t *end, struct aggregate *ag
 	return p == end ? 0 : -EINVAL;
 }
 
+/*
+ * The head field and whether it is set: version 2 says so in its flags,
+ * version 1 by a non-zero head (its word at 60 is reserved, 0). A head set
+ * to zero is a violation's digest.
+ */
+static int parse_head(const uint8_t *buf, struct aggregate *agg)
+{
+	static const uint8_t zero[LOG_SHA1_SIZE];
+	uint32_t word = le32(buf + 60);
+
+	memcpy(agg->head, buf + 40, LOG_SHA1_SIZE);
+	switch (le16(buf + 8)) {
+	case AGG_VERSION_1:
+		agg->head_set = memcmp(agg->head, zero, LOG_SHA1_SIZE) != 0;
+		return word ? -EINVAL : 0;
+	case AGG_VERSION_2:
+		agg->head_set = word & AGG_HEAD_SET;
+		if (word & ~AGG_HEAD_SET ||
+		    (!agg->head_set && memcmp(agg->head, zero, LOG_SHA1_SIZE)))
+			return -EINVAL;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int aggregate_parse(const struct log_record *rec, struct aggregate *agg)
 {
 	uint16_t sizes[REPLAY_MAX_BANKS];
@@ -121,12 +148,11 @@ int aggregate_parse(const struct log_record *rec, struct aggregate *agg)
 	    memcmp(name, AGGREGATE_EVENT_NAME, name_len))
 		return -ENOENT;
 	if (record_field(rec, 2, &buf, &len) || len < AGG_HEADER_SIZE ||
-	    memcmp(buf, AGG_MAGIC, sizeof(AGG_MAGIC)) || le16(buf + 8) != AGG_VERSION ||
-	    le16(buf + 10) != AGG_HEADER_SIZE)
+	    memcmp(buf, AGG_MAGIC, sizeof(AGG_MAGIC)) || le16(buf + 10) != AGG_HEADER_SIZE ||
+	    parse_head(buf, agg))
 		return -EINVAL;
 	memcpy(agg->epoch, buf + 16, AGGREGATE_EPOCH_SIZE);
 	agg->trimmed = le64(buf + 32);
-	memcpy(agg->head, buf + 40, LOG_SHA1_SIZE);
 	p = buf + AGG_HEADER_SIZE;
 	err = parse_banks(&p, buf + len, agg, le16(buf + 12), sizes);
 	return err ?: parse_pcrs(p, buf + len, agg, le16(buf + 14), sizes);
@@ -173,6 +199,126 @@ int epoch_base(replay_record_fn record, const void *ctx, uint64_t end,
 	return -ENOENT;
 }
 
+int epoch_base_proven(replay_record_fn record, const void *ctx, uint64_t end,
+		      const struct epoch_base_id *recorded, struct aggregate *agg,
+		      uint64_t *at, const char **why)
+{
+	static const uint8_t zero[LOG_SHA1_SIZE];
+	struct log_record rec;
+	const uint8_t *bytes;
+	size_t len;
+	int err = -ENOENT;
+
+	for (*at = 0; *at < end; (*at)++) {
+		bytes = record(ctx, *at, &len);
+		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0)
+			break;		/* replay stops there and says so */
+		err = aggregate_parse(&rec, agg);
+		if (err != -ENOENT)
+			break;
+	}
+	/* a malformed aggregate claims to be one: it is no base, and no zero start */
+	if (err == -ENOENT || (!err && agg->trimmed)) {
+		*why = "the store records a base (DIR/epoch) but the log holds none there";
+		return recorded ? -EBADMSG : -ENOENT;
+	}
+	if (err)
+		*why = "the log's first snapshot_aggregate is malformed";
+	else if (!recorded)
+		*why = "the log begins at a snapshot_aggregate base that the loader did not record in DIR/epoch";
+	else if (*at != recorded->index || memcmp(rec.digest, recorded->digest, LOG_SHA1_SIZE))
+		*why = "the log's base is not the record the loader recorded in DIR/epoch";
+	else if (rec.pcr != AGGREGATE_PCR)
+		*why = "the base is not logged in PCR 10";
+	else if (!memcmp(rec.digest, zero, LOG_SHA1_SIZE) || replay_check_digest(&rec))
+		*why = "the base's template data does not hash to its digest";
+	else
+		return 0;
+	return -EBADMSG;
+}
+
+/* bank b of replay r equals want's bank of its algorithm in every PCR */
+static bool bank_equals(const struct replay_bank *got, const struct replay_bank *want, int *pcr)
+{
+	for (*pcr = 0; *pcr < REPLAY_NR_PCRS; (*pcr)++)
+		if (memcmp(got->pcr[*pcr], want->pcr[*pcr], want->size))
+			return false;
+	return true;
+}
+
+/* Every bank of base the replay has: equal to it, hashed or padded */
+static int check_base(const struct replay_pair *rp, const struct replay *base, int *pcr,
+		      uint16_t *alg)
+{
+	const struct replay_bank *want, *hashed, *padded;
+	int b, p;
+
+	for (b = 0; b < base->nr_banks; b++) {
+		want = &base->bank[b];
+		hashed = replay_find_bank(&rp->hashed, want->alg_id);
+		padded = replay_find_bank(&rp->padded, want->alg_id);
+		if (!want->size || !hashed || hashed->size != want->size)
+			continue;
+		if (bank_equals(hashed, want, pcr) ||
+		    (padded->sha1_padded && bank_equals(padded, want, &p)))
+			continue;
+		*alg = want->alg_id;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int replay_range(struct replay_pair *rp, replay_record_fn record, const void *ctx,
+			uint64_t from, uint64_t end)
+{
+	struct log_record rec;
+	const uint8_t *bytes;
+	size_t len;
+	int err = 0;
+
+	for (; !err && from < end; from++) {
+		bytes = record(ctx, from, &len);
+		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0 || replay_check_digest(&rec))
+			return -EBADMSG;
+		err = replay_extend(&rp->hashed, &rec);
+		err = err ?: replay_extend(&rp->padded, &rec);
+	}
+	return err ? -EBADMSG : 0;
+}
+
+int replay_to_kernel_bases(const struct replay_pair *start, replay_record_fn record,
+			   const void *ctx, const struct kernel_log *kl, uint64_t *bad_at,
+			   int *pcr, uint16_t *alg)
+{
+	struct replay_pair *rp;
+	struct log_record rec;
+	struct aggregate agg;
+	uint64_t i, pos = 0;
+	int err = 0;
+
+	rp = malloc(sizeof(*rp));	/* some 25 KiB: not on the stack */
+	if (!rp)
+		return -ENOMEM;
+	*rp = *start;
+	for (i = kl->first; !err && i < kl->first + kl->count; i++) {
+		if (kernel_log_get(kl, i, &rec) || aggregate_parse(&rec, &agg) ||
+		    agg.trimmed > kl->first)
+			continue;
+		*bad_at = i;
+		*pcr = -1;
+		*alg = 0;
+		if (agg.trimmed < pos) {	/* not in order: from the start again */
+			*rp = *start;
+			pos = 0;
+		}
+		err = replay_range(rp, record, ctx, pos, agg.trimmed);
+		pos = agg.trimmed;
+		err = err ?: check_base(rp, &agg.base, pcr, alg);
+	}
+	free(rp);
+	return err;
+}
+
 bool helper_present(void)
 {
 	char path[512];
@@ -197,26 +343,64 @@ int helper_write(const char *file, const void *cmd, size_t len)
 	return err;
 }
 
-int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
-	    uint64_t *trimmed)
+int trim_command(char *cmd, size_t size, uint64_t count,
+		 const uint8_t last_digest[LOG_SHA1_SIZE], const uint64_t *head)
 {
-	char cmd[64];
-	uint64_t head;
-	int len, i, err;
+	size_t len;
+	int i, n;
 
-	*trimmed = 0;
+	n = snprintf(cmd, size, "%" PRIu64 " ", count);
+	for (i = 0; n >= 0 && i < LOG_SHA1_SIZE; i++)
+		n += snprintf(cmd + n, size > (size_t)n ? size - n : 0, "%02x", last_digest[i]);
+	if (n >= 0 && head)
+		n += snprintf(cmd + n, size > (size_t)n ? size - n : 0, " %" PRIu64, *head);
+	len = n;
+	if (n < 0 || len + 2 > size)
+		return -ENAMETOOLONG;
+	cmd[len++] = '\n';
+	cmd[len] = '\0';
+	return len;
+}
+
+#define TRIM_TRIES	5	/* another trim moved the head between read and write */
+
+/*
+ * Writes "N DIGEST H": the helper refuses (ESTALE) when the head is not at H
+ * any more, so N always counts from the head we read. A helper from before
+ * the third field refuses it with EINVAL: it gets the two-field form, whose
+ * digest check it always relied on.
+ */
+static int trim_once(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
+		     uint64_t *trimmed)
+{
+	char cmd[96];
+	uint64_t head;
+	int len, err;
+
 	err = kernel_head(&head);
 	if (err)
 		return err;
 	if (end <= head)
 		return 0;
-	len = snprintf(cmd, sizeof(cmd), "%" PRIu64 " ", end - head);
-	for (i = 0; i < LOG_SHA1_SIZE; i++)
-		len += snprintf(cmd + len, sizeof(cmd) - len, "%02x", last_digest[i]);
-	cmd[len++] = '\n';
-	err = helper_write("trim", cmd, len);
+	len = trim_command(cmd, sizeof(cmd), end - head, last_digest, &head);
+	err = len < 0 ? len : helper_write("trim", cmd, len);
+	if (err == -EINVAL) {
+		len = trim_command(cmd, sizeof(cmd), end - head, last_digest, NULL);
+		err = len < 0 ? len : helper_write("trim", cmd, len);
+	}
 	if (!err)
 		*trimmed = end - head;
+	return err;
+}
+
+int trim_to(uint64_t end, const uint8_t last_digest[LOG_SHA1_SIZE],
+	    uint64_t *trimmed)
+{
+	int tries, err = -ESTALE;
+
+	*trimmed = 0;
+	for (tries = 0; tries < TRIM_TRIES && err == -ESTALE; tries++)
+		err = trim_once(end, last_digest, trimmed);
 	return err;
 }
 

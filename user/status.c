@@ -49,28 +49,40 @@ int stats_load(const char *dir, struct loader_stats *st)
 	return 0;
 }
 
+/*
+ * Replaced whole: a temporary file (never through a symlink), synced, renamed
+ * over the old one, and the directory synced
+ */
 int stats_save(const char *dir, const struct loader_stats *st)
 {
-	char path[4200], tmp[4300];
+	static const char tmp[] = LOADER_STATE_NAME ".tmp";
 	struct loader_stats copy = *st;
-	FILE *f;
+	int dirfd, fd = -1, err = 0;
+	FILE *f = NULL;
 	size_t i;
-	int err = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, LOADER_STATE_NAME);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
 		return -errno;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
 	for (i = 0; i < NR_FIELDS; i++)
 		fprintf(f, "%s: %" PRIu64 "\n", stat_fields[i].key, *field(&copy, i));
 	if (fflush(f) || fsync(fileno(f)))
 		err = -errno;
 	if (fclose(f) && !err)
 		err = -errno;
-	if (!err && rename(tmp, path))
+	if (!err && (renameat(dirfd, tmp, dirfd, LOADER_STATE_NAME) || fsync(dirfd)))
 		err = -errno;
 	if (err)
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
+out:
+	close(dirfd);
 	return err;
 }

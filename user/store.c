@@ -60,6 +60,55 @@ static void unmap_log(const uint8_t *data, size_t len)
 		munmap((void *)data, len);
 }
 
+/* Where the run of zero bytes that ends p[0..n) begins (n: none) */
+static size_t zero_run_start(const uint8_t *p, size_t n)
+{
+	while (n && !p[n - 1])
+		n--;
+	return n;
+}
+
+/*
+ * Bytes after the last record that a crash can leave and no writer ever
+ * meant: zeros (a file system that extended the file but lost the data),
+ * perhaps after the start of a record that landed. Anything else that does
+ * not parse is refused as it is.
+ */
+static bool torn_garbage(const uint8_t *p, size_t n)
+{
+	struct log_record rec;
+	size_t z = zero_run_start(p, n);
+
+	return z < n && (!z || log_parse(p, z, &rec, NULL) == 0);
+}
+
+/*
+ * Indexes a store's bytes like log_index, but a tail of torn_garbage is a
+ * tail (repaired by the loader, ignored by readers), not a bad store
+ */
+static int index_store(const uint8_t *data, size_t len, size_t **offsets, uint64_t *count,
+		       size_t *tail)
+{
+	struct log_record rec;
+	const char *why = NULL;
+	size_t off = 0;
+	ssize_t size;
+	int err;
+
+	err = log_index(data, len, offsets, count, tail);
+	if (err != -EINVAL)
+		return err;
+	/* log_index said why; find where the records end */
+	for (*count = 0; (size = log_parse(data + off, len - off, &rec, &why)) > 0; (*count)++)
+		off += size;
+	if (!torn_garbage(data + off, len - off))
+		return -EINVAL;
+	fprintf(stderr, "(the store ends in %zu bytes of torn garbage after record %" PRIu64
+		": a crash left them)\n", len - off, *count);
+	*tail = len - off;
+	return offsets ? log_index(data, off, offsets, count, &off) : 0;
+}
+
 static int count_records(struct store *s)
 {
 	const uint8_t *data;
@@ -69,7 +118,7 @@ static int count_records(struct store *s)
 	err = map_log(s->fd, &data, &len);
 	if (err)
 		return err;
-	err = log_index(data, len, &offsets, &s->entries, &s->tail);
+	err = index_store(data, len, &offsets, &s->entries, &s->tail);
 	if (!err && s->entries)
 		memcpy(s->last_digest, log_record_sha1(data + offsets[s->entries - 1]),
 		       LOG_SHA1_SIZE);
@@ -122,6 +171,38 @@ fail:
 	return err;
 }
 
+int store_record_digest(const struct store *s, uint64_t i, uint8_t digest[LOG_SHA1_SIZE])
+{
+	struct log_record rec;
+	const uint8_t *data;
+	size_t len, off = 0;
+	ssize_t size = 0;
+	uint64_t n;
+	int err;
+
+	if (i >= s->entries)
+		return -ERANGE;
+	if (i + 1 == s->entries) {
+		memcpy(digest, s->last_digest, LOG_SHA1_SIZE);
+		return 0;
+	}
+	err = map_log(s->fd, &data, &len);
+	if (err)
+		return err;
+	/* only what this loader wrote and synced counts, whatever follows it */
+	if (len > (size_t)s->size)
+		len = s->size;
+	for (n = 0; n <= i; n++, off += size) {
+		size = log_parse(data + off, len - off, &rec, NULL);
+		if (size <= 0)
+			break;
+	}
+	if (size > 0)
+		memcpy(digest, rec.digest, LOG_SHA1_SIZE);
+	unmap_log(data, len);
+	return size > 0 ? 0 : -EUCLEAN;
+}
+
 int store_read(const char *dir, struct store_view *v)
 {
 	const uint8_t *map;
@@ -144,7 +225,7 @@ int store_read(const char *dir, struct store_view *v)
 	err = buf_append(&v->data, map, len);
 	unmap_log(map, len);
 	if (!err)
-		err = log_index(v->data.data, v->data.len, &v->offsets, &v->entries, &v->tail);
+		err = index_store(v->data.data, v->data.len, &v->offsets, &v->entries, &v->tail);
 	if (err) {
 		fprintf(stderr, "%s: not a measurement log\n", path);
 		store_view_free(v);
@@ -204,24 +285,30 @@ int log_compare_kernel(const uint8_t *data, size_t len,
 	return 0;
 }
 
-/* A torn tail is repairable only if it is the start of the kernel's next entry */
+/*
+ * A torn tail is repaired only if it is the start of the kernel's next
+ * entry, perhaps followed by zeros, or zeros alone (torn_garbage): nothing
+ * a writer meant is dropped, and a real divergence is refused.
+ */
 static int check_tail(const uint8_t *tail, size_t len, const struct kernel_log *kl,
 		      uint64_t index)
 {
 	const uint8_t *kbytes;
-	size_t klen;
+	size_t klen = 0, common = 0;
 
 	kbytes = kernel_log_bytes(kl, index, &klen);
-	if (!kbytes) {
+	while (kbytes && common < len && common < klen && tail[common] == kbytes[common])
+		common++;
+	if (kbytes && common == len && len < klen)
+		return 0;
+	if (common < len && zero_run_start(tail + common, len - common) == 0)
+		return 0;
+	if (!kbytes)
 		fprintf(stderr, "store ends in %zu bytes of a record the kernel does not list\n", len);
-		return -EUCLEAN;
-	}
-	if (len >= klen || memcmp(kbytes, tail, len)) {
+	else
 		fprintf(stderr, "store ends in %zu bytes that are not the start of entry %" PRIu64 "\n",
 			len, index);
-		return -EUCLEAN;
-	}
-	return 0;
+	return -EUCLEAN;
 }
 
 int store_reconcile(struct store *s, const struct kernel_log *kl)

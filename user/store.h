@@ -67,6 +67,12 @@ int log_compare_kernel(const uint8_t *data, size_t len,
 		       const struct kernel_log *kl, uint64_t entries,
 		       uint64_t *index);
 
+/*
+ * The SHA-1 template digest of durable record i of an open store, read
+ * through its own descriptor (never by path): -ERANGE past its durable count
+ */
+int store_record_digest(const struct store *s, uint64_t i, uint8_t digest[LOG_SHA1_SIZE]);
+
 int store_append(struct store *s, const void *record, size_t len);
 int store_flush(struct store *s);
 /* entries queued or written: the global index of the next entry */

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <tss2/tss2_esys.h>
@@ -29,13 +30,36 @@ static int tss_error(const struct tpm *tpm, const char *call, TSS2_RC rc)
 	return -EIO;
 }
 
+int tcti_resolve(const char *tcti, char *lib, size_t lib_size, const char **conf)
+{
+	static const char *const known[] = { "device", "mssim", "swtpm", "tabrmd" };
+	const char *colon = strchr(tcti, ':');
+	size_t len = colon ? (size_t)(colon - tcti) : strlen(tcti), i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (len != strlen(known[i]) || strncmp(tcti, known[i], len))
+			continue;
+		*conf = colon && colon[1] ? colon + 1 : NULL;
+		return snprintf(lib, lib_size, "libtss2-tcti-%s.so.0", known[i]) <
+		       (int)lib_size ? 0 : -ENAMETOOLONG;
+	}
+	return -EINVAL;
+}
+
 static int tpm_open(struct tpm *tpm)
 {
+	const char *conf;
+	char lib[64];
 	TSS2_RC rc;
 
-	rc = Tss2_TctiLdr_Initialize(tpm->tcti_conf, &tpm->tcti);
+	if (tcti_resolve(tpm->tcti_conf, lib, sizeof(lib), &conf)) {
+		fprintf(stderr, "imasnap: TCTI \"%s\": not device, mssim, swtpm or tabrmd (with \":CONF\"); a library path is not accepted\n",
+			tpm->tcti_conf);
+		return -EINVAL;
+	}
+	rc = Tss2_TctiLdr_Initialize_Ex(lib, conf, &tpm->tcti);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_error(tpm, "Tss2_TctiLdr_Initialize", rc);
+		tss_error(tpm, "Tss2_TctiLdr_Initialize_Ex", rc);
 		fprintf(stderr, "imasnap: is the TPM there and may this user open it (root, or the tss group)? Another TPM can be named with a TCTI string such as \"swtpm:port=2321\".\n");
 		return -ENODEV;
 	}

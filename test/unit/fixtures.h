@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
+#include "replay.h"
 
 /*
  * Real lines of /sys/kernel/security/ima/ascii_runtime_measurements, as
@@ -124,6 +127,58 @@ static inline void fx_from_line(const char *line, struct fixture *fx)
 		len = fx_unhex(bufhex, strlen(bufhex), bytes);
 		fx_field(&fx->fields, bytes, len);
 	}
+}
+
+/*
+ * A snapshot_aggregate record, from the README's layout: ima-buf with
+ * d-ng = sha256(buf), n-ng = "snapshot_aggregate", buf = the header (version
+ * and the word at offset 60 as given), one bank table entry per bank of
+ * base and one PCR record per PCR base->pcrs_used names. Its SHA-1 template
+ * digest is that of its template data, as IMA's would be.
+ */
+static inline void fx_aggregate(struct buf *out, uint32_t pcr, uint16_t version,
+				uint32_t word60, const uint8_t head[LOG_SHA1_SIZE],
+				uint64_t trimmed, const struct replay *base)
+{
+	struct buf agg = {0}, fields = {0};
+	uint8_t header[64] = "imasnap", digest[32], sha1[LOG_SHA1_SIZE];
+	int b, p, nr_pcrs = 0;
+
+	for (p = 0; p < REPLAY_NR_PCRS; p++)
+		nr_pcrs += !!(base->pcrs_used & (1u << p));
+	header[8] = version;
+	header[10] = 64;
+	header[12] = base->nr_banks;
+	header[14] = nr_pcrs;
+	memset(header + 16, 0xee, 16);
+	for (b = 0; b < 8; b++)
+		header[32 + b] = trimmed >> (8 * b);
+	memcpy(header + 40, head, LOG_SHA1_SIZE);
+	for (b = 0; b < 4; b++)
+		header[60 + b] = word60 >> (8 * b);
+	fx_bytes(&agg, header, sizeof(header));
+	for (b = 0; b < base->nr_banks; b++) {
+		uint8_t bank[8] = { base->bank[b].alg_id, base->bank[b].alg_id >> 8,
+				    base->bank[b].size, base->bank[b].size >> 8 };
+
+		fx_bytes(&agg, bank, sizeof(bank));
+	}
+	for (p = 0; p < REPLAY_NR_PCRS; p++) {
+		if (!(base->pcrs_used & (1u << p)))
+			continue;
+		fx_le32(&agg, p);
+		for (b = 0; b < base->nr_banks; b++)
+			fx_bytes(&agg, base->bank[b].pcr[p], base->bank[b].size);
+	}
+	if (!EVP_Digest(agg.data, agg.len, digest, NULL, EVP_sha256(), NULL))
+		abort();
+	fx_ng_fields(&fields, "sha256", digest, sizeof(digest), "snapshot_aggregate");
+	fx_field(&fields, agg.data, agg.len);
+	if (!EVP_Digest(fields.data, fields.len, sha1, NULL, EVP_sha1(), NULL))
+		abort();
+	fx_record(out, pcr, sha1, "ima-buf", &fields);
+	buf_free(&agg);
+	buf_free(&fields);
 }
 
 #endif /* IMASNAP_FIXTURES_H */

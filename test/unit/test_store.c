@@ -17,6 +17,7 @@
 #include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
+#include "status.h"
 #include "store.h"
 #include "unit.h"
 
@@ -166,6 +167,67 @@ static void test_foreign_tail_is_refused(void)
 	buf_free(&b);
 }
 
+/* zeros a crash left after the last record, alone or after part of the next */
+static void test_zero_tail_is_repaired(void)
+{
+	static const uint8_t zeros[300];
+	struct buf b = {0};
+	struct store s;
+
+	buf_append(&b, kernel_list.data, record_end[3]);
+	buf_append(&b, zeros, sizeof(zeros));
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), 0);
+	CHECK_INT(s.entries, 4);
+	store_close(&s);
+	check_store_is(kernel_list.data, record_end[3]);
+
+	b.len = 0;
+	buf_append(&b, kernel_list.data, record_end[3] + 9);
+	buf_append(&b, zeros, sizeof(zeros));
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), 0);
+	store_close(&s);
+	check_store_is(kernel_list.data, record_end[3]);
+
+	/* the kernel lists nothing after the store: zeros are still no record */
+	b.len = 0;
+	buf_append(&b, kernel_list.data, kernel_list.len);
+	buf_append(&b, zeros, 5);
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), 0);
+	store_close(&s);
+	check_store_is(kernel_list.data, kernel_list.len);
+	buf_free(&b);
+}
+
+/* a tail that is not the kernel's next entry stays refused, zeros after it or not */
+static void test_foreign_tail_before_zeros_is_refused(void)
+{
+	static const uint8_t zeros[64];
+	struct buf b = {0};
+	struct store s;
+
+	buf_append(&b, kernel_list.data, record_end[3]);
+	buf_append(&b, "\x0a\x00\x00\x00\x99\x99", 6);
+	buf_append(&b, zeros, sizeof(zeros));
+	set_store(b.data, b.len);
+	CHECK_INT(reconcile(&s), -EUCLEAN);
+	store_close(&s);
+	check_store_is(b.data, b.len);
+	/* a bad record with valid ones after it is no torn tail */
+	b.len = 0;
+	buf_append(&b, kernel_list.data, record_end[1]);
+	buf_append(&b, "\xff\xff\xff\xff", 4);
+	buf_append(&b, kernel_list.data + record_end[1], record_end[2] - record_end[1]);
+	buf_append(&b, zeros, 8);
+	set_store(b.data, b.len);
+	CHECK_INT(store_open_append(&s, store_dir), -EUCLEAN);
+	store_close(&s);
+	check_store_is(b.data, b.len);
+	buf_free(&b);
+}
+
 static void test_changed_entry_is_refused(void)
 {
 	struct buf b = {0};
@@ -222,6 +284,59 @@ static void test_append_and_flush(void)
 	CHECK_MEM(s.last_digest, kernel_list.data + record_end[1] + 4, LOG_SHA1_SIZE);
 	store_close(&s);
 	check_store_is(kernel_list.data, record_end[2]);
+}
+
+/*
+ * A requested snapshot names the digest of a durable record read through
+ * the loader's own descriptor: a file planted at the store's path (its
+ * directory moved) changes nothing, nor do bytes not yet synced.
+ */
+static void test_record_digest_from_own_descriptor(void)
+{
+	uint8_t digest[LOG_SHA1_SIZE];
+	char path[256], moved[256];
+	struct store s;
+
+	set_store(kernel_list.data, record_end[3]);
+	CHECK_INT(reconcile(&s), 0);
+	snprintf(path, sizeof(path), "%s/%s", store_dir, STORE_LOG_NAME);
+	snprintf(moved, sizeof(moved), "%s/moved", top);
+	CHECK_INT(rename(path, moved), 0);
+	set_store(kernel_list.data + record_end[0], record_end[3] - record_end[0]);
+	CHECK_INT(store_record_digest(&s, 1, digest), 0);
+	CHECK_MEM(digest, kernel_list.data + record_end[0] + 4, LOG_SHA1_SIZE);
+	CHECK_INT(store_record_digest(&s, 0, digest), 0);
+	CHECK_MEM(digest, kernel_list.data + 4, LOG_SHA1_SIZE);
+	CHECK_INT(store_record_digest(&s, 2, digest), 0);
+	CHECK_MEM(digest, kernel_list.data + record_end[1] + 4, LOG_SHA1_SIZE);
+	/* queued, not durable: not there yet */
+	CHECK_INT(store_append(&s, kernel_list.data + record_end[3],
+			       record_end[4] - record_end[3]), 0);
+	CHECK_INT(store_record_digest(&s, 4, digest), -ERANGE);
+	store_close(&s);
+	CHECK_INT(rename(moved, path), 0);
+}
+
+/* loader.state is replaced whole and never written through a symlink */
+static void test_stats_save_follows_no_symlink(void)
+{
+	struct loader_stats st = { .events = 5 }, got;
+	char link[256], target[256];
+	struct buf b;
+
+	snprintf(link, sizeof(link), "%s/%s.tmp", store_dir, LOADER_STATE_NAME);
+	snprintf(target, sizeof(target), "%s/victim", top);
+	write_file(target, "keep", 4);
+	CHECK_INT(symlink(target, link), 0);
+	CHECK_INT(stats_save(store_dir, &st), -ELOOP);
+	b = read_whole(target);
+	CHECK(b.len == 4 && !memcmp(b.data, "keep", 4));
+	buf_free(&b);
+	unlink(link);
+	CHECK_INT(stats_save(store_dir, &st), 0);
+	CHECK_INT(stats_load(store_dir, &got), 0);
+	CHECK_INT(got.events, 5);
+	CHECK(access(link, F_OK) && errno == ENOENT);
 }
 
 static void test_one_loader_per_store(void)
@@ -394,10 +509,14 @@ int main(void)
 	test_prefix_store_is_accepted();
 	test_torn_tail_is_repaired();
 	test_foreign_tail_is_refused();
+	test_zero_tail_is_repaired();
+	test_foreign_tail_before_zeros_is_refused();
 	test_changed_entry_is_refused();
 	test_longer_store_is_refused();
 	test_garbage_store_is_refused();
 	test_append_and_flush();
+	test_record_digest_from_own_descriptor();
+	test_stats_save_follows_no_symlink();
 	test_one_loader_per_store();
 	test_epoch_of_a_new_store();
 	test_epoch_of_another_boot_needs_the_helper();
