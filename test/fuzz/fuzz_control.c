@@ -2,24 +2,27 @@
 /*
  * The loader's control socket, server side (user/control.c, included for
  * its address helper): the input is one message that a client sends to the
- * listening socket; control_serve reads it, asks for a snapshot and replies.
- * Invariants, for the message as the server receives it (its first 63
- * bytes, up to a NUL):
- * - the snapshot is asked for exactly when it is "snapshot " and a decimal
- *   count of at most 2^64 - 1 and nothing else, with that count;
+ * listening socket; control_handle() accepts the client (on the listening
+ * socket's event), then reads its message, asks for a snapshot and replies
+ * (on the client's event), never blocking. Invariants:
+ * - the snapshot is asked for exactly when the message is shorter than
+ *   MSG_MAX, holds no NUL, and is "snapshot " and a count parse_count()
+ *   takes, with that count;
  * - every non-empty message gets one reply "ERR TRIMMED": the snapshot's
  *   result and count, or -EINVAL and 0; an empty one gets none;
  * - a caller other than root (when the fuzzer does not run as root) gets
- *   -EPERM and nothing is asked for.
+ *   -EPERM at once and nothing is asked for;
+ * - no client is left behind in the server's table.
  */
 #include <inttypes.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "fuzz.h"
 #include "user/control.c"
 
-static int lfd;
+static struct control ctl;
 static bool root;
 static struct sockaddr_un addr;
 static socklen_t addr_len;
@@ -40,68 +43,78 @@ static int snapshot(void *ctx, uint64_t keep, uint64_t *trimmed)
 	return keep % 2 ? -EBUSY : 0;
 }
 
-/* "snapshot N": 1 and N; 0 for anything else */
-static int reference(const char *msg, uint64_t *keep)
+/* Whether the server must ask for a snapshot of *keep for this message */
+static int reference(const uint8_t *data, size_t size, uint64_t *keep)
 {
-	const char *p = msg + strlen("snapshot ");
+	char text[MSG_MAX];
 
-	if (strncmp(msg, "snapshot ", strlen("snapshot ")) || !*p)
+	if (size >= MSG_MAX || memchr(data, '\0', size))
 		return 0;
-	for (*keep = 0; *p; p++) {
-		if (*p < '0' || *p > '9' || *keep > (UINT64_MAX - (*p - '0')) / 10)
-			return 0;
-		*keep = *keep * 10 + (*p - '0');
-	}
-	return 1;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (strncmp(text, "snapshot ", 9))
+		return 0;
+	return !parse_count(text + 9, false, keep);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+
 	fuzz_quiet();
 	root = geteuid() == 0;
-	lfd = control_listen(fuzz_dir());
-	FUZZ_SETUP(lfd >= 0);
+	FUZZ_SETUP(epoll_fd >= 0);
+	FUZZ_SETUP(!control_listen(&ctl, fuzz_dir(), epoll_fd));
 	FUZZ_SETUP(!control_addr(fuzz_dir(), &addr, &addr_len));
 	return 0;
 }
 
+/* The server's slot for the client it accepted last; -1 if none */
+static int client_fd(void)
+{
+	int i;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (ctl.client[i].fd >= 0)
+			return ctl.client[i].fd;
+	return -1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char msg[MSG_MAX], reply[128], want[128];
+	struct timeval tv = { .tv_sec = 5 };
 	struct asked asked = { 0 };
+	char reply_text[128], want[128];
 	uint64_t keep = 0;
 	ssize_t n;
-	int fd, valid, len;
+	int fd, valid;
 
 	if (size > 4096)
 		return 0;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	FUZZ_SETUP(fd >= 0);
-	set_timeout(fd, 5);
+	FUZZ_SETUP(!setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 	FUZZ_SETUP(!connect(fd, (struct sockaddr *)&addr, addr_len));
 	FUZZ_SETUP(send(fd, data, size, MSG_NOSIGNAL) == (ssize_t)size);
-	FUZZ_ASSERT(!control_serve(lfd, snapshot, &asked));
-	n = recv(fd, reply, sizeof(reply) - 1, 0);
+	FUZZ_ASSERT(control_handle(&ctl, ctl.listen_fd, 0, snapshot, &asked));
+	if (root)
+		FUZZ_ASSERT(control_handle(&ctl, client_fd(), 0, snapshot, &asked));
+	FUZZ_ASSERT(client_fd() < 0);
+	n = recv(fd, reply_text, sizeof(reply_text) - 1, 0);
 	close(fd);
 
-	len = size < sizeof(msg) - 1 ? size : sizeof(msg) - 1;
-	memcpy(msg, data, len);
-	msg[len] = '\0';
-	valid = reference(msg, &keep);
-	/* trimming is root's: anyone else gets EPERM, whatever was asked */
-	if (!root)
-		valid = 0;
+	valid = root && reference(data, size, &keep);
 	FUZZ_ASSERT(asked.calls == valid && (!valid || asked.keep == keep));
-	if (!size) {
+	if (!size && root) {
 		FUZZ_ASSERT(n == 0);
 		return 0;
 	}
 	FUZZ_ASSERT(n > 0);
-	reply[n] = '\0';
+	reply_text[n] = '\0';
 	if (valid)
 		snprintf(want, sizeof(want), "%d %" PRIu64, keep % 2 ? -EBUSY : 0, keep / 3);
 	else
 		snprintf(want, sizeof(want), "%d 0", root ? -EINVAL : -EPERM);
-	FUZZ_ASSERT(!strcmp(reply, want));
+	FUZZ_ASSERT(!strcmp(reply_text, want));
 	return 0;
 }
