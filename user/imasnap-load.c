@@ -86,6 +86,9 @@ struct loader {
 	int error;			/* set by the ring callback */
 	uint64_t offset;		/* epoch index of the kernel's entry 0 */
 	uint64_t reported;		/* store entries the helper was told of */
+	uint64_t fault_since;		/* ms; 0: the store takes writes */
+	uint64_t retry_at;		/* ms; next write try while it does not */
+	bool queue_dropped;		/* the queue was dropped in this fault */
 };
 
 static volatile sig_atomic_t exiting;
@@ -252,6 +255,57 @@ static int commit(struct loader *l)
 	return err;
 }
 
+/*
+ * A store that cannot take writes (file system full, device failing) stops
+ * nothing but the store: the helper never trims past what was reported
+ * durable, so the kernel's list keeps every entry the store lacks. The
+ * loader says what failed, keeps its queue (up to FAULT_QUEUE_MAX bytes;
+ * beyond, it drops it and fetches those entries from the kernel's list once
+ * writes go through) and tries again every FAULT_RETRY_MS.
+ */
+#define FAULT_RETRY_MS		500
+#define FAULT_QUEUE_MAX		(8u << 20)
+
+static bool store_fault(int err)
+{
+	return err == -ENOSPC || err == -EIO || err == -EDQUOT || err == -EFBIG ||
+	       err == -EROFS;
+}
+
+/* commit() for the main loop: a store fault is waited out, not fatal */
+static int commit_or_retry(struct loader *l)
+{
+	uint64_t now = now_ms();
+	int err;
+
+	if (l->fault_since && now < l->retry_at) {
+		if (l->store.pending.len > FAULT_QUEUE_MAX && !l->queue_dropped) {
+			fprintf(stderr, "imasnap-load: %zu bytes queued for the store: dropped; the kernel's list keeps them\n",
+				l->store.pending.len);
+			store_drop_pending(&l->store);
+			l->queue_dropped = true;
+		}
+		return 0;
+	}
+	err = commit(l);
+	if (store_fault(err)) {
+		if (!l->fault_since)
+			fprintf(stderr, "imasnap-load: the store takes no writes (%s): %" PRIu64
+				" entries are durable, the kernel's list keeps the rest; retrying every %d ms\n",
+				strerror(-err), l->store.entries, FAULT_RETRY_MS);
+		l->fault_since = l->fault_since ?: now;
+		l->retry_at = now + FAULT_RETRY_MS;
+		return 0;
+	}
+	if (!err && l->fault_since) {
+		fprintf(stderr, "imasnap-load: the store takes writes again after %" PRIu64
+			" ms: %" PRIu64 " entries durable\n", now - l->fault_since, l->store.entries);
+		l->fault_since = 0;
+		l->queue_dropped = false;
+	}
+	return err;
+}
+
 static void queue_started(struct loader *l)
 {
 	if (!l->store.pending_entries)
@@ -408,7 +462,7 @@ static int flush_if_due(struct loader *l, bool idle)
 		return 0;
 	if (!idle && now_ms() - l->pending_since < COMMIT_MS)
 		return 0;
-	err = commit(l);
+	err = commit_or_retry(l);
 	/* repairs are rare and tests and operators look for them at once */
 	if (!err)
 		update_stats(l, l->stats.repairs != l->saved_repairs);
@@ -450,7 +504,7 @@ static int maybe_snapshot(struct loader *l)
 	l->policy_checked = now;
 	if (!helper_present() || !over_threshold())
 		return 0;
-	err = commit(l);
+	err = commit_or_retry(l);
 	if (err)
 		return err;
 	err = trim_to(l->store.entries, l->store.last_digest, &trimmed);
@@ -484,7 +538,7 @@ static int requested_snapshot(void *ctx, uint64_t keep, uint64_t *trimmed)
 	*trimmed = 0;
 	if (!helper_present())
 		return -ENODEV;
-	err = commit(l);
+	err = commit_or_retry(l);
 	if (err) {
 		l->error = err;
 		return err;
@@ -526,7 +580,8 @@ static int start_control(struct loader *l)
  */
 static void wait_commit_window(struct loader *l)
 {
-	uint64_t now = now_ms(), due = l->pending_since + COMMIT_MS;
+	uint64_t now = now_ms();
+	uint64_t due = l->fault_since ? l->retry_at : l->pending_since + COMMIT_MS;
 	struct timespec ts;
 
 	if (now >= due)

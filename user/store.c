@@ -385,8 +385,12 @@ int store_flush(struct store *s)
 			goto fail;
 		done += n;
 	}
+	/* what a failed write left past the records, if cutting it failed too */
+	if (s->cut_after && ftruncate(s->fd, s->size + s->pending.len))
+		goto fail;
 	if (fdatasync(s->fd))
 		goto fail;
+	s->cut_after = false;
 	if (s->pending_entries)
 		memcpy(s->last_digest, log_record_sha1(s->pending.data + s->pending_last),
 		       LOG_SHA1_SIZE);
@@ -398,10 +402,18 @@ int store_flush(struct store *s)
 fail:
 	n = -errno;
 	/* leave no partial record behind; the queue stays for a retry */
-	if (ftruncate(s->fd, s->size))
+	if (ftruncate(s->fd, s->size)) {
 		n = -errno;
+		s->cut_after = true;
+	}
 	fprintf(stderr, "cannot write store %s: %s\n", s->dir, strerror((int)-n));
 	return (int)n;
+}
+
+void store_drop_pending(struct store *s)
+{
+	s->pending.len = 0;
+	s->pending_entries = 0;
 }
 
 void store_close(struct store *s)

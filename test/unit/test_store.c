@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -287,6 +289,40 @@ static void test_append_and_flush(void)
 }
 
 /*
+ * A write the file system refuses (here EFBIG, past RLIMIT_FSIZE; ENOSPC
+ * and EIO take the same path) leaves no partial record, keeps the queue,
+ * and the same flush succeeds once writes go through again.
+ */
+static void test_failed_flush_keeps_queue_for_retry(void)
+{
+	struct rlimit old, low;
+	struct store s;
+
+	set_store(kernel_list.data, record_end[1]);
+	CHECK_INT(reconcile(&s), 0);
+	CHECK_INT(store_append(&s, kernel_list.data + record_end[1],
+			       record_end[2] - record_end[1]), 0);
+	CHECK_INT(store_append(&s, kernel_list.data + record_end[2],
+			       record_end[3] - record_end[2]), 0);
+	CHECK(!getrlimit(RLIMIT_FSIZE, &old));
+	low = old;
+	/* room for part of the queue: the write stops inside a record */
+	low.rlim_cur = record_end[1] + (record_end[2] - record_end[1]) / 2;
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(!setrlimit(RLIMIT_FSIZE, &low));
+	CHECK_INT(store_flush(&s), -EFBIG);
+	CHECK(!setrlimit(RLIMIT_FSIZE, &old));
+	signal(SIGXFSZ, SIG_DFL);
+	CHECK_INT(s.entries, 2);
+	CHECK_INT(store_next(&s), 4);
+	check_store_is(kernel_list.data, record_end[1]);
+	CHECK_INT(store_flush(&s), 0);
+	CHECK_INT(s.entries, 4);
+	store_close(&s);
+	check_store_is(kernel_list.data, record_end[3]);
+}
+
+/*
  * A requested snapshot names the digest of a durable record read through
  * the loader's own descriptor: a file planted at the store's path (its
  * directory moved) changes nothing, nor do bytes not yet synced.
@@ -515,6 +551,7 @@ int main(void)
 	test_longer_store_is_refused();
 	test_garbage_store_is_refused();
 	test_append_and_flush();
+	test_failed_flush_keeps_queue_for_retry();
 	test_record_digest_from_own_descriptor();
 	test_stats_save_follows_no_symlink();
 	test_one_loader_per_store();
