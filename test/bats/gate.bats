@@ -9,6 +9,7 @@
 # Run alone with: test/vm/run.sh test/bats/gate.bats
 
 load helpers
+load module-helpers
 
 SNAP=/sys/kernel/security/imasnap
 PARAMS=/sys/module/imasnap/parameters
@@ -19,59 +20,11 @@ ASCII=$IMA_DIR/ascii_runtime_measurements
 # process, whose kernel stack the tests look at
 LISTFILE=$TREE/test/tools/listfile.py
 
-# (unload, nth_digest, wait_in_kernel, no_kernel_problems: as in module.bats)
-loaded() {
-	local m
-	while read -r m _; do
-		[[ $m != imasnap ]] || return 0
-	done </proc/modules
-	return 1
-}
-
-unload() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		loaded || return 0
-		rmmod imasnap 2>/dev/null && return 0
-		sleep 0.1
-	done
-	rmmod imasnap
-}
-
-nth_digest() {
-	sed -n "${1}p" "$ASCII" | cut -d' ' -f2
-}
-
-# wait_in_kernel FUNCTION PID: until PID sleeps in the kernel inside
-# FUNCTION (from /proc/PID/stack), at most 60 s
-wait_in_kernel() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		grep -qw "$1" "/proc/$2/stack" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "process $2 does not wait in $1" >&2
-	return 1
-}
-
-# Kernel warnings, list corruption reports or oopses after this test's
-# marker in the kernel log.
-no_kernel_problems() {
-	local new
-	new=$(dmesg | sed -n "/$MARKER/,\$p" |
-		grep -E 'WARNING:|BUG:|Oops|corruption|general protection|Call Trace:|refcount_t:' || true)
-	if [[ -n $new ]]; then
-		echo "kernel problems: $new"
-		return 1
-	fi
-}
-
 setup() {
 	require_ima
 	[[ -f $KO ]] || skip "$KO is not built (make module)"
 	unload
-	MARKER="imasnap-gate-test-$$-$RANDOM"
-	echo "$MARKER: $BATS_TEST_DESCRIPTION" >/dev/kmsg
+	kmsg_mark >/dev/null
 	WORK=$(tmpfs_dir)
 	BG_PIDS=()
 }

@@ -44,17 +44,19 @@ require_tools() {
 	return 1
 }
 
-# kmsg_mark: write a unique marker line to the kernel log and print it;
-# kmsg_since MARK: the kernel log after that marker. A ring buffer that
-# wrapped since then lost the marker: that fails instead of showing less.
+# kmsg_mark: write a unique marker line to the kernel log, keep it in
+# KMSG_MARK and print it; kmsg_since [MARK]: the kernel log after MARK
+# (default KMSG_MARK). A count of lines breaks once the ring buffer wraps; a
+# wrapped buffer that lost the marker fails instead of showing less.
 kmsg_mark() {
-	local m="imasnap-test-mark $BATS_TEST_NUMBER $$ $RANDOM$RANDOM"
-	echo "$m" >/dev/kmsg
-	echo "$m"
+	KMSG_MARK="imasnap-test-mark ${BATS_TEST_NUMBER:-0} $$ $RANDOM$RANDOM$RANDOM"
+	echo "$KMSG_MARK" >/dev/kmsg
+	echo "$KMSG_MARK"
 }
 
 kmsg_since() {
-	dmesg | awk -v m="$1" 'f { print; next } index($0, m) { f = 1 }
+	local m=${1:-${KMSG_MARK:?kmsg_since: no marker (kmsg_mark first)}}
+	dmesg | awk -v m="$m" 'f { print; next } index($0, m) { f = 1 }
 		END { if (!f) { print "kernel log marker lost: " m > "/dev/stderr"; exit 1 } }'
 }
 
@@ -190,21 +192,4 @@ ima_kexec_probes_off() {
 ima_kexec_sizes() {
 	awk '/runtime_size:/ { sub(/.*size=/, ""); size = $1; f = 1; next }
 	     f && /add_buffer:/ { sub(/.*memsz=/, ""); print size, $1 + 0; exit }' "$TRACING/trace"
-}
-
-# kmsg_mark: write a unique marker line into the kernel log (in setup), so a
-# test reads only what the kernel logged after it: a count of lines breaks
-# once the ring buffer wraps.
-kmsg_mark() {
-	KMSG_MARK="imasnap-test-mark ${BATS_TEST_NUMBER:-0} $$ $RANDOM$RANDOM$RANDOM"
-	echo "$KMSG_MARK" >/dev/kmsg
-}
-
-# dmesg_since_mark: the kernel log after the marker; fails (saying so) if the
-# marker is gone, since what the test logged may be gone with it.
-dmesg_since_mark() {
-	dmesg | awk -v m="$KMSG_MARK" '
-		found { print }
-		index($0, m) { found = 1 }
-		END { if (!found) { print "kernel log marker lost: " m >"/dev/stderr"; exit 1 } }'
 }

@@ -11,6 +11,7 @@
 # Run alone with: test/vm/run.sh test/bats/module.bats
 
 load helpers
+load module-helpers
 
 SNAP=/sys/kernel/security/imasnap
 BIN=$IMA_DIR/binary_runtime_measurements
@@ -25,43 +26,8 @@ checker() {
 	python3 "$CHECKER" "$@"
 }
 
-loaded() {
-	grep -q '^imasnap ' /proc/modules
-}
-
-unload() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		loaded || return 0
-		rmmod imasnap 2>/dev/null && return 0
-		sleep 0.1
-	done
-	rmmod imasnap
-}
-
-# N-th entry's SHA-1 template digest in the current list.
-nth_digest() {
-	sed -n "${1}p" "$ASCII" | cut -d' ' -f2
-}
-
 list_len() {
 	wc -l <"$ASCII"
-}
-
-# wait_in_kernel FUNCTION [PID]: until PID (any process if none) sleeps in
-# the kernel inside FUNCTION (from /proc/PID/stack), at most 60 s.
-wait_in_kernel() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		if [[ -n ${2:-} ]]; then
-			grep -qw "$1" "/proc/$2/stack" 2>/dev/null && return 0
-		else
-			grep -qlw "$1" /proc/[0-9]*/stack 2>/dev/null && return 0
-		fi
-		sleep 0.1
-	done
-	echo "no process waits in $1" >&2
-	return 1
 }
 
 # trim_checked N: trims the first N entries through the control file (naming
@@ -78,23 +44,11 @@ trim_checked() {
 	checker check-trim "$d/old" "$d/new" "$n" "$d/st-old" "$d/st-new"
 }
 
-# Kernel warnings, list corruption reports or oopses since the test began
-# (since setup's marker in the kernel log; its loss is a failure too).
-no_kernel_problems() {
-	local log new
-	log=$(dmesg_since_mark) || return 1
-	new=$(grep -E 'WARNING:|BUG:|Oops|corruption|general protection|Call Trace:|refcount_t:' <<<"$log" || true)
-	if [[ -n $new ]]; then
-		echo "kernel problems: $new"
-		return 1
-	fi
-}
-
 setup() {
 	require_ima
 	[[ -f $KO ]] || skip "$KO is not built (make module)"
 	unload
-	kmsg_mark
+	kmsg_mark >/dev/null
 	WORK=$(tmpfs_dir)
 	BG_PIDS=()
 }
@@ -129,9 +83,9 @@ teardown() {
 	[ "$(state_value bytes)" -eq "$(wc -c <"$BIN")" ]
 	unload
 	[ ! -e "$SNAP" ]
-	dmesg_since_mark | grep 'imasnap: ready'
+	kmsg_since | grep 'imasnap: ready'
 	# at load the helper checks its base values against the TPM
-	dmesg_since_mark | grep 'replays from its base values to the TPM'
+	kmsg_since | grep 'replays from its base values to the TPM'
 	no_kernel_problems
 }
 
@@ -453,7 +407,7 @@ teardown() {
 	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
 	[ $(($(state_value trimmed) + $(state_value entries))) -eq "$(kernel_count)" ]
 	local log
-	log=$(dmesg_since_mark)
+	log=$(kmsg_since)
 	[ "$(grep -c 'replays from its base values to the TPM' <<<"$log")" -eq 2 ]
 	run grep 'verification of this list will fail' <<<"$log"
 	[ "$status" -eq 1 ]

@@ -19,7 +19,7 @@ CHECKER=$TREE/test/tools/imasnap-check.py
 	# the carried list is the head of this kernel's
 	diff <(cut -d' ' -f2 "$PERSIST/carried.ascii") \
 		<(head -n "$carried" "$IMA_DIR/ascii_runtime_measurements" | cut -d' ' -f2)
-	kmsg_mark
+	kmsg_mark >/dev/null
 	insmod "$KO"
 	measure_files 3 "$(tmpfs_dir)"
 	# through every carried entry and two of this kernel's (hashed) ones
@@ -33,7 +33,7 @@ CHECKER=$TREE/test/tools/imasnap-check.py
 	n=2
 	[ "$(python3 "$CHECKER" trim "$n" "$(sed -n "${n}p" "$IMA_DIR/ascii_runtime_measurements" | cut -d' ' -f2)")" = OK ]
 	rmmod imasnap
-	log=$(dmesg_since_mark)
+	log=$(kmsg_since)
 	echo "$log" | grep imasnap
 	run grep -E 'WARNING:|BUG:|Oops|corruption|general protection|Call Trace:' <<<"$log"
 	[ "$status" -eq 1 ]

@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# What the helper's suites (module.bats, gate.bats) share: loading state,
+# list entries and the kernel log of the test. Expects ASCII (the kernel's
+# ascii list) and a kmsg_mark in setup.
+
+loaded() {
+	grep -q '^imasnap ' /proc/modules
+}
+
+unload() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		loaded || return 0
+		rmmod imasnap 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod imasnap
+}
+
+# N-th entry's SHA-1 template digest in the current list.
+nth_digest() {
+	sed -n "${1}p" "$ASCII" | cut -d' ' -f2
+}
+
+# wait_in_kernel FUNCTION [PID]: until PID (any process if none) sleeps in
+# the kernel inside FUNCTION (from /proc/PID/stack), at most 60 s.
+wait_in_kernel() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		if [[ -n ${2:-} ]]; then
+			grep -qw "$1" "/proc/$2/stack" 2>/dev/null && return 0
+		else
+			grep -qlw "$1" /proc/[0-9]*/stack 2>/dev/null && return 0
+		fi
+		sleep 0.1
+	done
+	echo "no process waits in $1" >&2
+	return 1
+}
+
+# Kernel warnings, list corruption reports or oopses since the test began
+# (since setup's marker in the kernel log; its loss is a failure too).
+no_kernel_problems() {
+	local log new
+	log=$(kmsg_since) || return 1
+	new=$(grep -E 'WARNING:|BUG:|Oops|corruption|general protection|Call Trace:|refcount_t:' <<<"$log" || true)
+	if [[ -n $new ]]; then
+		echo "kernel problems: $new"
+		return 1
+	fi
+}
+
