@@ -35,6 +35,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define MAP_SHARED		0x1
 #define PTRACE_MODE_ATTACH	0x2
 #define SECURITYFS_MAGIC	0x73636673
+#define BPF_FS_MAGIC		0xcafe4a11
 
 /* One table, replaced whole by the loader */
 struct {
@@ -292,6 +293,37 @@ int BPF_PROG(guard_mount, const char *dev_name, const struct path *path,
 	     const char *type, unsigned long flags, void *data)
 {
 	return guard(dentry_protected(path->dentry));
+}
+
+/* A file system that holds a protected inode (by its device) */
+static __always_inline bool sb_protected(const struct super_block *sb)
+{
+	struct protect_table *t;
+	__u32 zero = 0;
+	int i;
+
+	t = bpf_map_lookup_elem(&table, &zero);
+	if (!t)
+		return false;
+	for (i = 0; i < PROTECT_MAX_INODES; i++)
+		if (t->inode[i].kind && t->inode[i].dev == sb->s_dev)
+			return true;
+	return false;
+}
+
+/*
+ * Unmounting the bpffs that holds the pins: a lazy unmount (umount -l
+ * /sys/fs/bpf) leaves the pins to die with the last reference to that file
+ * system, and with them the protection, once the loader stops. Other file
+ * systems (the store's) may go: shutdown unmounts them, and a store out of
+ * reach changes no history.
+ */
+SEC("lsm/sb_umount")
+int BPF_PROG(guard_umount, struct vfsmount *mnt, int flags)
+{
+	const struct super_block *sb = mnt->mnt_sb;
+
+	return guard(sb->s_magic == BPF_FS_MAGIC && sb_protected(sb));
 }
 
 SEC("lsm/move_mount")

@@ -448,6 +448,20 @@ hold_descriptor() {
 	in_phases check
 }
 
+@test "unmounting the pins' bpffs, lazily or not" {
+	check() {
+		local pins
+		pins=$(ls "$PIN_DIR" | sort)
+		run umount -l "$(stat -c %m "$PIN_DIR")"
+		echo "$PHASE: umount -l: $status $output"
+		[[ $status -ne 0 && $output == *"not permitted"* ]]
+		run umount "$(stat -c %m "$PIN_DIR")"
+		[[ $status -ne 0 && $output == *"not permitted"* ]]
+		[[ $(ls "$PIN_DIR" | sort) == "$pins" ]]
+	}
+	in_phases check
+}
+
 @test "detaching a program: by id, and through a pinned link" {
 	check() {
 		local links
