@@ -130,25 +130,26 @@ bg_open() {
 	no_kernel_problems
 }
 
-@test "gate: opens of both list files (read-only, read-write, O_ACCMODE 3) racing 200 unload/reload cycles: no kernel warning, every open succeeds with a well-formed list or fails cleanly" {
+@test "gate: opens of both list files (read-only, read-write, O_ACCMODE 3) racing 100 unload/reload cycles: no kernel warning, every open succeeds with a well-formed list or fails cleanly" {
 	local d=$BATS_TEST_TMPDIR i m t0
 	measure_files 2 "$WORK"
 	# one process for both files, niced: the cycles get the CPUs they need
 	nice -n 10 python3 "$LISTFILE" loop "$d/stop" "$BIN" "$ASCII" >"$d/loop" &
 	BG_PIDS+=($!)
 	t0=$SECONDS
-	for ((i = 0; i < 200; i++)); do
+	# the unfixed helper warned within 7 cycles
+	for ((i = 0; i < 100; i++)); do
 		insmod "$KO"
 		rmmod imasnap || unload
 	done
 	touch "$d/stop"
 	wait "${BG_PIDS[0]}"
 	BG_PIDS=()
-	echo "200 cycles in $((SECONDS - t0)) s; opens: $(cat "$d/loop")"
-	# every mode opened the files many times during the cycles
+	echo "100 cycles in $((SECONDS - t0)) s; opens: $(cat "$d/loop")"
+	# every mode opened the files during the cycles, two times a cycle
 	for m in ro rw acc3; do
 		[[ $(cat "$d/loop") =~ (^| )$m:ok\ ([0-9]+) ]]
-		[ "${BASH_REMATCH[2]}" -ge 400 ]
+		[ "${BASH_REMATCH[2]}" -ge 200 ]
 	done
 	no_kernel_problems
 }
