@@ -546,6 +546,27 @@ static int begin_epoch_at_cut(const struct store *s, const char *tcti, const cha
 }
 
 /* Keeps the store under a name that says which epoch it holds, opens a new one */
+/*
+ * Renames dirfd/from to dirfd/to, never over an existing to: one step where
+ * the file system offers one (RENAME_NOREPLACE; a hard link, which fails on
+ * an existing name), else a check then a rename (9p takes neither flag nor
+ * link: a name created between the two is replaced there).
+ */
+static int rename_noreplace(int dirfd, const char *from, const char *to)
+{
+	if (!renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE))
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (!linkat(dirfd, from, dirfd, to, 0))
+		return unlinkat(dirfd, from, 0) ? -errno : 0;
+	if (errno != EPERM && errno != EOPNOTSUPP)
+		return -errno;
+	if (!faccessat(dirfd, to, F_OK, AT_SYMLINK_NOFOLLOW))
+		return -EEXIST;
+	return renameat(dirfd, from, dirfd, to) ? -errno : 0;
+}
+
 static int new_epoch(struct store *s, const struct epoch_file *old)
 {
 	char dir[sizeof(s->dir)], name[128];
@@ -554,14 +575,15 @@ static int new_epoch(struct store *s, const struct epoch_file *old)
 	snprintf(dir, sizeof(dir), "%s", s->dir);
 	snprintf(name, sizeof(name), "%s.epoch-%s", STORE_LOG_NAME, old->epoch);
 	/* one step that never replaces a kept epoch */
-	if (renameat2(s->dirfd, STORE_LOG_NAME, s->dirfd, name, RENAME_NOREPLACE) ||
-	    fsync(s->dirfd)) {
+	err = rename_noreplace(s->dirfd, STORE_LOG_NAME, name);
+	if (!err && fsync(s->dirfd))
 		err = -errno;
+	if (err) {
 		if (err == -EEXIST)
 			fprintf(stderr, "%s/%s exists already; not overwriting it\n", dir, name);
 		else
 			fprintf(stderr, "cannot rename %s/%s: %s\n", dir, STORE_LOG_NAME,
-				strerror(errno));
+				strerror(-err));
 		return err;
 	}
 	fprintf(stderr, "imasnap-load: this boot cannot continue the store's epoch: its %" PRIu64
