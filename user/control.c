@@ -109,6 +109,20 @@ static void reply(int fd, int err, uint64_t trimmed)
 }
 
 /*
+ * Closes a refused client's socket without reading its request, but a unix
+ * socket closed with a message unread resets its peer, which then loses the
+ * answer: take (and drop) what it sent already, without waiting.
+ */
+static void refuse(int fd)
+{
+	char msg[MSG_MAX];
+
+	while (recv(fd, msg, sizeof(msg), MSG_DONTWAIT) > 0)
+		;
+	close(fd);
+}
+
+/*
  * Takes every pending connection: a non-root peer is told EPERM and closed
  * at once (trimming is root's, as the trim file is); a root one waits,
  * watched, for its request.
@@ -122,7 +136,7 @@ static void accept_clients(struct control *ctl, uint64_t now)
 			;
 		if (peer_uid(fd) != 0 || i == CONTROL_MAX_CLIENTS || watch(ctl->epoll_fd, fd)) {
 			reply(fd, i == CONTROL_MAX_CLIENTS ? -EBUSY : -EPERM, 0);
-			close(fd);
+			refuse(fd);
 			continue;
 		}
 		ctl->client[i].fd = fd;
