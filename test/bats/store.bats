@@ -153,7 +153,7 @@ make_store() {
 	mount -t tmpfs -o size=64k imasnap-small "$SMALL_FS"
 	STORE=$SMALL_FS/store
 	start_loader
-	local size i
+	local size i rc=0
 	measure_files 800 "$WORK"
 	# the loader says the store takes no writes, and keeps running (it
 	# retries until the fault clears: faults.bats)
@@ -176,8 +176,8 @@ make_store() {
 	[[ $status -eq 0 && $output != *"partial record"* ]]
 	# stopped, it cannot drain into a full store: exit 1, store unchanged
 	kill -TERM "$LOADER_PID"
-	run wait "$LOADER_PID"
+	wait "$LOADER_PID" || rc=$?
 	LOADER_PID=
-	[[ $status -eq 1 ]]
+	((rc == 1))
 	[[ $(stat -c %s "$STORE/binary_runtime_measurements") == "$size" ]]
 }
