@@ -88,7 +88,6 @@ struct loader {
 	uint64_t reported;		/* store entries the helper was told of */
 	uint64_t fault_since;		/* ms; 0: the store takes writes */
 	uint64_t retry_at;		/* ms; next write try while it does not */
-	bool queue_dropped;		/* the queue was dropped in this fault */
 };
 
 static volatile sig_atomic_t exiting;
@@ -259,12 +258,10 @@ static int commit(struct loader *l)
  * A store that cannot take writes (file system full, device failing) stops
  * nothing but the store: the helper never trims past what was reported
  * durable, so the kernel's list keeps every entry the store lacks. The
- * loader says what failed, keeps its queue (up to FAULT_QUEUE_MAX bytes;
- * beyond, it drops it and fetches those entries from the kernel's list once
- * writes go through) and tries again every FAULT_RETRY_MS.
+ * loader says what failed, keeps its queue (no longer than that backlog of
+ * the kernel's) and tries again every FAULT_RETRY_MS.
  */
 #define FAULT_RETRY_MS		500
-#define FAULT_QUEUE_MAX		(8u << 20)
 
 static bool store_fault(int err)
 {
@@ -278,15 +275,8 @@ static int commit_or_retry(struct loader *l)
 	uint64_t now = now_ms();
 	int err;
 
-	if (l->fault_since && now < l->retry_at) {
-		if (l->store.pending.len > FAULT_QUEUE_MAX && !l->queue_dropped) {
-			fprintf(stderr, "imasnap-load: %zu bytes queued for the store: dropped; the kernel's list keeps them\n",
-				l->store.pending.len);
-			store_drop_pending(&l->store);
-			l->queue_dropped = true;
-		}
+	if (l->fault_since && now < l->retry_at)
 		return 0;
-	}
 	err = commit(l);
 	if (store_fault(err)) {
 		if (!l->fault_since)
@@ -301,7 +291,6 @@ static int commit_or_retry(struct loader *l)
 		fprintf(stderr, "imasnap-load: the store takes writes again after %" PRIu64
 			" ms: %" PRIu64 " entries durable\n", now - l->fault_since, l->store.entries);
 		l->fault_since = 0;
-		l->queue_dropped = false;
 	}
 	return err;
 }

@@ -410,12 +410,6 @@ fail:
 	return (int)n;
 }
 
-void store_drop_pending(struct store *s)
-{
-	s->pending.len = 0;
-	s->pending_entries = 0;
-}
-
 void store_close(struct store *s)
 {
 	if (s->fd >= 0)

@@ -76,8 +76,6 @@ int store_record_digest(const struct store *s, uint64_t i, uint8_t digest[LOG_SH
 
 int store_append(struct store *s, const void *record, size_t len);
 int store_flush(struct store *s);
-/* Forgets the queue (the entries stay in the kernel's list to fetch again) */
-void store_drop_pending(struct store *s);
 /* entries queued or written: the global index of the next entry */
 static inline uint64_t store_next(const struct store *s)
 {
