@@ -81,9 +81,7 @@ reads_at_start() {
 	# byte for byte the kernel's list: no gap, nothing twice (events for
 	# entries read from the list are counted as duplicates and skipped)
 	assert_store_is_kernel_log
-	run "$CLI" verify --store "$STORE"
-	echo "$output"
-	[[ $status -eq 0 ]]
+	verify_store_ok
 	stop_loader
 }
 
@@ -118,9 +116,7 @@ reads_at_start() {
 	writers_stop
 	wait_lag0
 	assert_store_is_kernel_log
-	run "$CLI" verify --store "$STORE"
-	echo "$output"
-	[[ $status -eq 0 ]]
+	verify_store_ok
 	stop_loader
 }
 

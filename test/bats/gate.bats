@@ -21,23 +21,11 @@ ASCII=$IMA_DIR/ascii_runtime_measurements
 LISTFILE=$TREE/test/tools/listfile.py
 
 setup() {
-	require_ima
-	[[ -f $KO ]] || skip "$KO is not built (make module)"
-	unload
-	kmsg_mark >/dev/null
-	WORK=$(tmpfs_dir)
-	BG_PIDS=()
+	helper_setup
 }
 
 teardown() {
-	local p
-	exec 7<&-
-	for p in "${BG_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	unload
-	rm -rf "$WORK"
+	helper_teardown
 }
 
 # bg_open MODE PATH NAME: listfile open in the background, without fd 7,

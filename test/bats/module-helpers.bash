@@ -51,3 +51,26 @@ no_kernel_problems() {
 	fi
 }
 
+
+# helper_setup / helper_teardown: each test loads the module itself, starts
+# from an unloaded helper and a kernel log marker, and leaves nothing behind
+# (background processes in BG_PIDS, its tmpfs WORK)
+helper_setup() {
+	require_ima
+	[[ -f $KO ]] || skip "$KO is not built (make module)"
+	unload
+	kmsg_mark >/dev/null
+	WORK=$(tmpfs_dir)
+	BG_PIDS=()
+}
+
+helper_teardown() {
+	local p
+	exec 7<&- 8<&- 9<&-
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	unload
+	rm -rf "$WORK"
+}

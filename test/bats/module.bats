@@ -45,27 +45,15 @@ trim_checked() {
 }
 
 setup() {
-	require_ima
-	[[ -f $KO ]] || skip "$KO is not built (make module)"
-	unload
-	kmsg_mark >/dev/null
-	WORK=$(tmpfs_dir)
-	BG_PIDS=()
+	helper_setup
 }
 
 teardown() {
-	local p
-	exec 7<&- 8<&- 9<&-
 	if [[ -e /sys/module/imasnap/parameters/reader_wait_ms ]]; then
 		echo 1000 >/sys/module/imasnap/parameters/reader_wait_ms
 		echo 128 >/sys/module/imasnap/parameters/trim_batch
 	fi
-	for p in "${BG_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	unload
-	rm -rf "$WORK"
+	helper_teardown
 }
 
 @test "module: loads and unloads cleanly, creates trim, rebase, persisted (0200) and state (0444)" {
