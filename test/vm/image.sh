@@ -39,8 +39,9 @@ PACKAGES=(
 	systemd systemd-sysv udev kmod procps util-linux e2fsprogs
 	# the kernel the test bed boots, and its headers for DKMS
 	"linux-image-$KVER-unsigned" "linux-headers-$KVER" initramfs-tools
-	# DKMS and what the helper's build needs (a host program too)
-	dkms gcc make libc6-dev
+	# DKMS and what the helper's build needs (a host program too; the
+	# BTF layout check: bpftool, xz for the vmlinuz)
+	dkms gcc make libc6-dev bpftool xz-utils
 	# imasnap's run-time libraries (the .debs are installed offline)
 	libelf1 zlib1g libssl3 libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-rc0
 	libtss2-tcti-device0
