@@ -28,10 +28,9 @@ load host
 	[ "$(systemctl is-enabled imasnap.service)" = enabled ]
 	service_ready
 	lsmod | grep -q '^imasnap '
+	# `imasnap status` shows lag: 0 (at some moment: the tcb policy
+	# measures what the system does meanwhile, so a later call may not)
 	wait_lag0
-	run "$CLI" status
-	echo "$output"
-	[[ $output == *"lag: 0"* ]]
 	epoch_id >"$PERSIST/epoch"
 	[ -s "$PERSIST/epoch" ]
 }

@@ -41,7 +41,7 @@ log() { echo "guest-run: $*"; }
 host_kexec() {
 	local ver
 	if [[ $(cat /sys/kernel/kexec_loaded) != 1 ]]; then
-		if systemctl cat imasnap-kexec-load.service >/dev/null 2>&1; then
+		if [[ -e /lib/systemd/system/imasnap-kexec-load.service ]]; then
 			systemctl start imasnap-kexec-load.service
 		else
 			read -r ver </proc/sys/kernel/osrelease
