@@ -62,7 +62,8 @@ uint16_t alg_from_name(const char *name)
 	return 0;
 }
 
-static const EVP_MD *fetched_mds[sizeof(algs) / sizeof(algs[0])];
+_Static_assert(sizeof(algs) / sizeof(algs[0]) == REPLAY_HASHER_ALGS, "one context per algorithm");
+static const EVP_MD *fetched_mds[REPLAY_HASHER_ALGS];
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
 /*
@@ -86,31 +87,51 @@ static const EVP_MD *alg_md(uint16_t alg_id)
 	return alg ? fetched_mds[alg - algs] : NULL;
 }
 
+/* Contexts are made when first used: most replays use two algorithms or four */
 int replay_hasher_init(struct replay_hasher *h)
 {
-	h->ctx = EVP_MD_CTX_new();
-	return h->ctx ? 0 : -ENOMEM;
+	memset(h, 0, sizeof(*h));
+	return 0;
 }
 
 void replay_hasher_free(struct replay_hasher *h)
 {
-	EVP_MD_CTX_free(h->ctx);
-	h->ctx = NULL;
+	size_t i;
+
+	for (i = 0; i < REPLAY_HASHER_ALGS; i++) {
+		EVP_MD_CTX_free(h->ctx[i]);
+		h->ctx[i] = NULL;
+	}
 }
 
 /* out = H(parts...); serves template digests and extends */
 static int hash_parts(struct replay_hasher *h, uint16_t alg_id,
 		      const struct log_part *parts, int nr_parts, uint8_t *out)
 {
+	const struct alg_info *alg = alg_lookup(alg_id);
 	const EVP_MD *md = alg_md(alg_id);
+	EVP_MD_CTX **ctx;
 	int i, ok;
 
 	if (!md)
 		return -EOPNOTSUPP;
-	ok = EVP_DigestInit_ex2(h->ctx, md, NULL);
+	/*
+	 * One context per algorithm: a context initialised again for the
+	 * same digest keeps its state's memory; for another it frees it
+	 */
+	ctx = &h->ctx[alg - algs];
+	if (*ctx) {
+		/* NULL: the same digest again, its provider state reset in place */
+		md = NULL;
+	} else {
+		*ctx = EVP_MD_CTX_new();
+		if (!*ctx)
+			return -ENOMEM;
+	}
+	ok = EVP_DigestInit_ex2(*ctx, md, NULL);
 	for (i = 0; ok && i < nr_parts; i++)
-		ok = EVP_DigestUpdate(h->ctx, parts[i].data, parts[i].len);
-	ok = ok && EVP_DigestFinal_ex(h->ctx, out, NULL);
+		ok = EVP_DigestUpdate(*ctx, parts[i].data, parts[i].len);
+	ok = ok && EVP_DigestFinal_ex(*ctx, out, NULL);
 	return ok ? 0 : -EIO;
 }
 

@@ -59,9 +59,10 @@ void replay_pad_sha1(struct replay *r);
 /* Sets a starting value (a snapshot's base) for one PCR of one bank */
 int replay_set_pcr(struct replay *r, uint16_t alg_id, unsigned int pcr,
 		   const uint8_t *value, size_t size);
-/* One thread's hashing state (an EVP_MD_CTX), reused for every digest */
+/* One thread's hashing state: an EVP_MD_CTX per algorithm, reused */
+#define REPLAY_HASHER_ALGS	5
 struct replay_hasher {
-	struct evp_md_ctx_st *ctx;
+	struct evp_md_ctx_st *ctx[REPLAY_HASHER_ALGS];
 };
 
 int replay_hasher_init(struct replay_hasher *h);

@@ -119,6 +119,7 @@ static int batch_fill(struct store_stream *s, struct stream_batch *b,
 		if (n < 0)
 			err = -EBADMSG;
 		else if (n > 0) {
+			b->off[b->nr] = pos;
 			pos += n;
 			b->nr++;
 			s->next++;
