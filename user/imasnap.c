@@ -410,6 +410,18 @@ static int verify_read(const struct cmd_opts *o, struct combined_log *c, struct 
 	return err;
 }
 
+/* The store's log for reading (its path in path[size]), or -1, said */
+static int store_log_open(const char *dir, const char *cmd, char *path, size_t size)
+{
+	int fd;
+
+	snprintf(path, size, "%s/%s", dir, STORE_LOG_NAME);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "imasnap %s: cannot open store %s: %s\n", cmd, path, strerror(errno));
+	return fd;
+}
+
 /*
  * After an offline replay: every PCR the store extends (and IMA's own, if
  * the files give it), in every bank given, must equal the value given.
@@ -462,12 +474,9 @@ static int cmd_verify_offline(const struct cmd_opts *o)
 	char path[4200];
 	int fd, err, ret;
 
-	snprintf(path, sizeof(path), "%s/%s", o->store_dir, STORE_LOG_NAME);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "imasnap verify: cannot open store %s: %s\n", path, strerror(errno));
+	fd = store_log_open(o->store_dir, "verify", path, sizeof(path));
+	if (fd < 0)
 		return EXIT_UNCHECKED;
-	}
 	stream_init(&s, fd, 0);
 	ret = replay_pair_init(&rp, &o->pcrs->values) ? EXIT_UNCHECKED :
 	      epoch_start_values(stream_record, &s, UINT64_MAX, o->store_dir, &rp);
@@ -563,12 +572,9 @@ static int cmd_export_store(const struct cmd_opts *o)
 	char path[4200];
 	int fd, err;
 
-	snprintf(path, sizeof(path), "%s/%s", o->store_dir, STORE_LOG_NAME);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "imasnap export: cannot open store %s: %s\n", path, strerror(errno));
+	fd = store_log_open(o->store_dir, "export", path, sizeof(path));
+	if (fd < 0)
 		return EXIT_UNCHECKED;
-	}
 	stream_init(&s, fd, 0);
 	err = stream_each(&s, o->from, export_batch, &e);
 	close(fd);
