@@ -481,8 +481,7 @@ static int cmd_verify_offline(const struct cmd_opts *o)
 	ret = replay_pair_init(&rp, &o->pcrs->values) ? EXIT_UNCHECKED :
 	      epoch_start_values(stream_record, &s, UINT64_MAX, o->store_dir, &rp);
 	stream_free(&s);
-	stream_init(&s, fd, 0);
-	err = ret ? 0 : stream_replay(&s, &rp, 0, stdout);
+	err = ret ? 0 : stream_replay_given(&s, fd, &rp, o->pcrs, stdout);
 	close(fd);
 	if (ret)
 		return ret;

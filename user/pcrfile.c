@@ -189,3 +189,23 @@ int pcr_values_add(struct pcr_values *v, const char *arg)
 	v->file[v->values.nr_banks++] = file;
 	return 0;
 }
+
+/* Every PCR the store extends, in every bank given, equals its hashed replay */
+bool pcr_values_match_hashed(const struct pcr_values *v, const struct replay_pair *rp)
+{
+	const struct replay_bank *got, *want;
+	unsigned int p;
+	int b;
+
+	for (p = 0; p < REPLAY_NR_PCRS; p++) {
+		if (!(rp->hashed.pcrs_used & (1u << p)))
+			continue;
+		for (b = 0; b < v->values.nr_banks; b++) {
+			got = &rp->hashed.bank[b];
+			want = &v->values.bank[b];
+			if (got->size && memcmp(got->pcr[p], want->pcr[p], got->size))
+				return false;
+		}
+	}
+	return true;
+}

@@ -11,6 +11,7 @@
 #ifndef IMASNAP_PCRFILE_H
 #define IMASNAP_PCRFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,11 @@ int pcr_file_parse(const char *text, size_t len, size_t size,
  * stderr naming the argument, or FILE:LINE and what is wrong there
  */
 int pcr_values_add(struct pcr_values *v, const char *arg);
+
+/*
+ * Every PCR the replay extended equals, in every bank given, the hashed
+ * replay's value (the padded replay is not looked at)
+ */
+bool pcr_values_match_hashed(const struct pcr_values *v, const struct replay_pair *rp);
 
 #endif /* IMASNAP_PCRFILE_H */

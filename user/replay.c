@@ -325,7 +325,7 @@ int replay_pair_extend(struct replay_hasher *h, struct replay_pair *rp,
 	if (!log_is_violation(rec) && memcmp(d->sha1, rec->digest, LOG_SHA1_SIZE))
 		return -EBADMSG;
 	err = extend_with(h, &rp->hashed, rec, d);
-	return err ?: extend_with(h, &rp->padded, rec, d);
+	return err || rp->hashed_only ? err : extend_with(h, &rp->padded, rec, d);
 }
 
 int replay_pair_record(struct replay_hasher *h, struct replay_pair *rp,
@@ -373,6 +373,7 @@ int replay_pair_init_algs(struct replay_pair *rp, const uint16_t *alg_ids, int n
 
 	err = err ?: replay_init(&rp->padded, alg_ids, nr_banks);
 	replay_pad_sha1(&rp->padded);
+	rp->hashed_only = false;
 	return err;
 }
 

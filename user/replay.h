@@ -105,6 +105,8 @@ uint16_t alg_from_name(const char *name);
 struct replay_pair {
 	struct replay hashed;
 	struct replay padded;
+	/* the padded replay is skipped: a first pass whose result may do */
+	bool hashed_only;
 };
 
 enum bank_match { NO_MATCH, HASHED_MATCH, PADDED_MATCH };

@@ -362,6 +362,27 @@ int stream_replay(struct store_stream *s, struct replay_pair *rp, int threads, F
 	return err;
 }
 
+int stream_replay_given(struct store_stream *s, int fd, struct replay_pair *rp,
+			const struct pcr_values *v, FILE *out)
+{
+	struct replay_pair *start = malloc(sizeof(*start));	/* 25 KiB */
+	int err;
+
+	if (!start)
+		return -ENOMEM;
+	*start = *rp;
+	rp->hashed_only = true;
+	stream_init(s, fd, s->buffer_size);
+	err = stream_replay(s, rp, 0, out);
+	if (!err && !pcr_values_match_hashed(v, rp)) {
+		*rp = *start;
+		stream_init(s, fd, s->buffer_size);
+		err = stream_replay(s, rp, 0, out);
+	}
+	free(start);
+	return err;
+}
+
 int stream_each(struct store_stream *s, uint64_t from,
 		int (*emit)(void *arg, const uint8_t *bytes, size_t len,
 			    const struct log_record *recs, uint32_t count),

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "log.h"
+#include "pcrfile.h"
 #include "replay.h"
 
 #define STREAM_BUFFER_DEFAULT	(1u << 20)
@@ -56,6 +57,17 @@ const uint8_t *stream_record(const void *stream, uint64_t i, size_t *len);
  * read error; -ENOMEM. s->next, s->bytes and s->tail say how far it got.
  */
 int stream_replay(struct store_stream *s, struct replay_pair *rp, int threads, FILE *out);
+
+/*
+ * Offline verification's replay of the store on fd into rp (its start
+ * values set), against the values given in v. The padded replay (a bank
+ * IMA could not hash) is a sequential third of the work for two banks and
+ * needed only when a bank differs: first the stream is replayed without
+ * it, then, if a bank's hashed replay is not v's value, again from rp's
+ * start with it. As stream_replay; s says how far the last pass got.
+ */
+int stream_replay_given(struct store_stream *s, int fd, struct replay_pair *rp,
+			const struct pcr_values *v, FILE *out);
 
 /*
  * Calls emit for each whole record from global index from on, in batches of

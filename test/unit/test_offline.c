@@ -414,6 +414,52 @@ static void test_stream_truncated(void)
 	buf_free(&store);
 }
 
+/*
+ * Against values given: one pass without the padded replay when the hashed
+ * replay matches; a second pass with it when a bank (here sha256, as IMA
+ * extends a bank it could not hash) matches only padded.
+ */
+static void test_stream_given_padded(void)
+{
+	static const uint16_t banks[] = { ALG_SHA1, ALG_SHA256 };
+	struct replay_pair full, rp, zero;
+	struct buf store = { 0 };
+	struct store_stream s;
+	struct pcr_values v;
+	int fd, b;
+
+	make_store(&store, 3000, want);
+	fd = store_fd(&store, store.len);
+	CHECK_INT(replay_pair_init_algs(&full, banks, 2), 0);
+	stream_init(&s, fd, 0);
+	CHECK_INT(stream_replay(&s, &full, 0, stderr), 0);
+	memset(&v, 0, sizeof(v));
+	CHECK_INT(replay_init(&v.values, banks, 2), 0);
+	for (b = 0; b < 2; b++) {
+		v.given[b] = full.hashed.pcrs_used;
+		memcpy(v.values.bank[b].pcr, full.hashed.bank[b].pcr, sizeof(v.values.bank[b].pcr));
+	}
+	CHECK_INT(replay_pair_init_algs(&zero, banks, 2), 0);
+	rp = zero;
+	CHECK_INT(stream_replay_given(&s, fd, &rp, &v, stderr), 0);
+	CHECK(rp.hashed_only);
+	CHECK(!memcmp(&rp.hashed, &full.hashed, sizeof(rp.hashed)));
+	CHECK(!memcmp(&rp.padded, &zero.padded, sizeof(rp.padded)));	/* never extended */
+	CHECK(pcr_values_match_hashed(&v, &rp));
+
+	memcpy(v.values.bank[1].pcr, full.padded.bank[1].pcr, sizeof(v.values.bank[1].pcr));
+	rp = zero;
+	CHECK_INT(stream_replay_given(&s, fd, &rp, &v, stderr), 0);
+	CHECK(!rp.hashed_only);
+	CHECK(!memcmp(&rp, &full, sizeof(rp)));
+	CHECK(!pcr_values_match_hashed(&v, &rp));
+	CHECK_INT(replay_bank_match(&rp, 1, &v.values, 10), PADDED_MATCH);
+	CHECK_INT(replay_bank_match(&rp, 0, &v.values, 10), HASHED_MATCH);
+	stream_free(&s);
+	close(fd);
+	buf_free(&store);
+}
+
 int main(void)
 {
 	if (replay_crypto_init() || !mkdtemp(tmpdir))
@@ -426,6 +472,7 @@ int main(void)
 	test_stream_equals_online();
 	test_stream_mismatch();
 	test_stream_truncated();
+	test_stream_given_padded();
 	rmdir(tmpdir);
 	UNIT_DONE();
 }
