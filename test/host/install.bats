@@ -35,6 +35,14 @@ load host
 	[ -s "$PERSIST/epoch" ]
 }
 
+@test "install: the sandboxed loader opened the TPM: the new store was checked against it" {
+	run journalctl -b -u imasnap.service --no-pager -o cat
+	echo "$output" | grep -i -E 'tpm|tcti' || true
+	[ "$status" -eq 0 ]
+	[[ $output == *"following IMA's measurements"* ]]
+	[[ $output != *"cannot read the TPM"* ]]
+}
+
 @test "install: the store replays to the TPM (imasnap verify, evmctl with tpm2_pcrread)" {
 	wait_lag0
 	verify_store_ok
