@@ -353,6 +353,7 @@ fi
 # The guest's view of the host: its whole / (the guest's root), or on the
 # host test bed only the tree (the image is the root).
 if [[ -n $IMAGE ]]; then
+	# shellcheck disable=SC2054 # the commas are qemu option syntax
 	SHARE_ARGS=(-fsdev "local,id=tree,path=$TOP,security_model=none,readonly=on,multidevs=remap"
 		-device virtio-9p-pci,fsdev=tree,mount_tag=tree)
 else
