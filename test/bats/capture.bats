@@ -259,6 +259,21 @@ pcr_file() {
 	echo "$output"
 	[[ $status -eq 2 ]]
 	[[ $output == *"$pcrs.bad:11: more hex digits than the bank's digest has"* ]]
+	run "$CLI" verify --store "$copy" --pcrs "md5,$pcrs"
+	[[ $status -eq 2 && $output == *"unknown algorithm 'md5'"* ]]
+	run "$CLI" export --store "$copy" --pcrs "sha256,$pcrs"
+	[[ $status -eq 2 ]]
+	# a copy cut inside its last record: said, and it no longer matches
+	mkdir "$copy.cut"
+	head -c -10 "$copy/binary_runtime_measurements" >"$copy.cut/binary_runtime_measurements"
+	run "$CLI" verify --store "$copy.cut" --pcrs "sha256,$pcrs"
+	echo "$output"
+	[[ $status -eq 1 ]]
+	[[ $output == *"store ends in a partial record ("*"bytes)"* ]]
+	[[ $output == *"FAIL: store: replay of entries 0..$((before - 1)) does not match"* ]]
+	# no store: could not check
+	run "$CLI" verify --store "$BATS_TEST_TMPDIR/no-such-store" --pcrs "sha256,$pcrs"
+	[[ $status -eq 3 && $output == *"cannot open store"* ]]
 	stop_loader
 }
 
