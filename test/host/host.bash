@@ -140,53 +140,49 @@ keep_copy() {
 # no_kernel_warning: this boot's kernel log in the journal has no line of
 # priority warning or above from the start of user space on (the kernel's
 # own start under TCG warns about clocks, MTRRs and IMA's sha384/sha512,
-# which are modules in Debian's kernel: not ours to judge)
+# which are modules in Debian's kernel: not ours to judge), but for the
+# notices named below
 no_kernel_warning() {
 	local log=$BATS_TEST_TMPDIR/kernel-log init
 	journalctl -k -b -o short-monotonic -q --no-pager >"$log"
 	init=$(awk '/Run \/init as init process/ { print substr($1 $2, 2) + 0; exit }' "$log")
 	[[ -n $init ]]
+	# Notices at warning level that say nothing is wrong: the taint of any
+	# DKMS module, audit's rate limit on IMA's violation records, TCG's
+	# slow timer interrupts, device-mapper on IMA's hash table option.
 	journalctl -k -b -p warning -o short-monotonic -q --no-pager |
 		awk -v t="$init" 'match($0, /^\[ *[0-9.]+\]/) { s = substr($0, 2, RLENGTH - 2) + 0 }
-			s >= t' >"$log.warnings"
+			s >= t' |
+		grep -v -E 'kernel: (imasnap: loading out-of-tree module taints kernel\.|kauditd_printk_skb: [0-9]+ callbacks suppressed|hrtimer: interrupt took [0-9]+ ns|device-mapper: core: CONFIG_IMA_DISABLE_HTABLE is disabled\.)' \
+		>"$log.warnings" || true
 	cat "$log.warnings"
 	[[ ! -s $log.warnings ]]
 }
 
-# evmctl_ok: evmctl, an independent replay, accepts a copy of the store
-# against the TPM's PCRs (sha1 and sha256 banks, read by tpm2_pcrread). The
-# tcb policy measures every open of the store by root (it changed since the
-# last one), and evmctl compares the whole file: so the store is opened once
-# (one measurement, which the copy holds once the loader stored it) and
-# copied through that descriptor, which measures nothing; a copy counts only
-# if the PCRs did not move while it was taken, else again (20 tries).
+# evmctl_ok: evmctl, an independent replay, accepts the log imasnap export
+# gives (the store, then the kernel's entries it does not hold yet) against
+# the TPM's PCRs read right after (sha1 and sha256 banks, by tpm2_pcrread).
+# The tcb policy measures what the system does meanwhile (the export's own
+# open of the changed store, the journal, timers): a PCR read that took an
+# entry the export did not yet see fails evmctl, and the pair is taken again
+# (20 tries).
 evmctl_ok() {
-	local i fd algo args=() copy=$BATS_TEST_TMPDIR/store.copy p=$BATS_TEST_TMPDIR/pcrs
+	local i algo args=() copy=$BATS_TEST_TMPDIR/log.copy p=$BATS_TEST_TMPDIR/pcrs
 	for algo in sha1 sha256; do
 		args+=(--pcrs "$algo,$p-$algo")
 	done
-	exec {fd}<"$STORE/binary_runtime_measurements"
 	for ((i = 0; i < 20; i++)); do
-		sleep 0.5
+		((i == 0)) || sleep 0.5
+		"$CLI" export --store "$STORE" >"$copy" || continue
 		pcrs_file sha1 "$p-sha1" || continue
 		pcrs_file sha256 "$p-sha256" || continue
-		# perl-base is essential: a copy from offset 0 of the open file
-		perl -e 'open(F, "<&=", $ARGV[0]) or die "fd: $!"; sysseek(F, 0, 0);
-			while (($n = sysread(F, $b, 65536)) > 0) { syswrite(STDOUT, $b) }' \
-			"$fd" >"$copy"
-		pcrs_file sha1 "$p-sha1.after" || continue
-		pcrs_file sha256 "$p-sha256.after" || continue
-		cmp -s "$p-sha1" "$p-sha1.after" || continue
-		cmp -s "$p-sha256" "$p-sha256.after" || continue
 		run evmctl ima_measurement --ignore-violations "${args[@]}" "$copy"
 		if [[ $status -eq 0 ]]; then
-			exec {fd}<&-
 			echo "$output" | tail -n 3
 			return 0
 		fi
 	done
-	exec {fd}<&-
 	echo "$output" | tail -n 5
-	echo "evmctl: no copy of the store matched the PCRs in 20 tries" >&2
+	echo "evmctl: no export of the log matched the PCRs read after it in 20 tries" >&2
 	return 1
 }
