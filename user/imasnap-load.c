@@ -45,6 +45,7 @@
 #define IDLE_MS		100	/* poll timeout; the kernel's count is checked then */
 #define STATS_MS	1000	/* how often loader.state is rewritten */
 #define POLICY_MS	1000	/* how often the snapshot policy looks at the kernel */
+#define POLICY_NEAR_MS	100	/* ... once the list is past half its memory budget */
 
 static const char *const pin_names[] = {
 	"capture_entry", "capture_entry_link", "ring", "counters",
@@ -56,6 +57,7 @@ static struct options {
 	unsigned long ring_size;
 	uint64_t snapshot_entries;	/* 0: no automatic snapshots by count */
 	uint64_t snapshot_bytes;	/* 0: none by size */
+	uint64_t snapshot_kmem;		/* 0: none by the list's kernel memory */
 	bool protect;			/* create the store's protection (--protect) */
 	bool release_protection;	/* lift it, and do nothing else */
 	bool verbose;
@@ -64,6 +66,7 @@ static struct options {
 	.ring_size = 4 << 20,
 	.snapshot_entries = 10000,
 	.snapshot_bytes = 4 << 20,
+	.snapshot_kmem = 1 << 20,
 };
 
 struct loader {
@@ -79,6 +82,7 @@ struct loader {
 	uint64_t saved_repairs;		/* stats.repairs when last saved */
 	int behind_ticks;		/* idle polls with the kernel ahead of us */
 	uint64_t policy_checked;	/* ms */
+	bool kmem_near;			/* the list was past half its memory budget */
 	bool snapshots_off;		/* the helper refused: stop trying */
 	int pin_dir_fd;
 	struct control control;		/* `imasnap snapshot` requests */
@@ -94,8 +98,8 @@ static volatile sig_atomic_t exiting;
 
 static const char usage[] =
 	"Usage: imasnap-load [--store DIR] [--ring-size BYTES]\n"
-	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--protect]\n"
-	"                    [--tcti CONF] [-v]\n"
+	"                    [--snapshot-entries N] [--snapshot-bytes BYTES]\n"
+	"                    [--snapshot-kmem BYTES] [--protect] [--tcti CONF] [-v]\n"
 	"       imasnap-load --release-protection --store DIR\n"
 	"\n"
 	"Persists every IMA measurement to DIR/" STORE_LOG_NAME ",\n"
@@ -109,6 +113,10 @@ static const char usage[] =
 	"                         10000; 0: never); needs kernel-helper/imasnap.ko\n"
 	"  -b, --snapshot-bytes BYTES  the same by the list's binary size\n"
 	"                         (default 4M; 0: never)\n"
+	"  -k, --snapshot-kmem BYTES  keep the kernel memory that IMA's list\n"
+	"                         holds (as the helper counts it) under BYTES:\n"
+	"                         snapshot once it passes 3/4 of it (default 1M;\n"
+	"                         0: never)\n"
 	"  -p, --protect          protect the store, the helper's trim file and\n"
 	"                         imasnap's BPF objects from every other process\n"
 	"                         (BPF LSM); stays in force after exit, and a\n"
@@ -177,6 +185,8 @@ static int parse_option(int c, const char *arg)
 		return parse_threshold("snapshot-entries", arg, &opts.snapshot_entries);
 	case 'b':
 		return parse_threshold("snapshot-bytes", arg, &opts.snapshot_bytes);
+	case 'k':
+		return parse_threshold("snapshot-kmem", arg, &opts.snapshot_kmem);
 	case 'p':
 		opts.protect = true;
 		break;
@@ -210,6 +220,7 @@ static int parse_args(int argc, char **argv)
 		{ "ring-size", required_argument, NULL, 'r' },
 		{ "snapshot-entries", required_argument, NULL, 'n' },
 		{ "snapshot-bytes", required_argument, NULL, 'b' },
+		{ "snapshot-kmem", required_argument, NULL, 'k' },
 		{ "protect", no_argument, NULL, 'p' },
 		{ "release-protection", no_argument, NULL, 'R' },
 		{ "tcti", required_argument, NULL, 'T' },
@@ -219,7 +230,7 @@ static int parse_args(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:n:b:pT:vh", long_opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "s:r:n:b:k:pT:vh", long_opts, NULL)) != -1)
 		if (parse_option(c, optarg))
 			return 2;
 	if (optind < argc) {
@@ -458,14 +469,22 @@ static int flush_if_due(struct loader *l, bool idle)
 	return err;
 }
 
-static bool over_threshold(void)
+/*
+ * The memory budget triggers at 3/4, and is looked at every POLICY_NEAR_MS
+ * once past half: what arrives before the next look and during the trim
+ * must fit in the rest.
+ */
+static bool over_threshold(struct loader *l)
 {
-	uint64_t entries, bytes;
+	uint64_t entries, bytes, kmem = 0;
 
-	if (helper_state_value("entries", &entries) || helper_state_value("bytes", &bytes))
+	if (helper_state_value("entries", &entries) || helper_state_value("bytes", &bytes) ||
+	    (opts.snapshot_kmem && helper_state_value("kmem", &kmem)))
 		return false;
+	l->kmem_near = opts.snapshot_kmem && kmem > opts.snapshot_kmem / 2;
 	return (opts.snapshot_entries && entries > opts.snapshot_entries) ||
-	       (opts.snapshot_bytes && bytes > opts.snapshot_bytes);
+	       (opts.snapshot_bytes && bytes > opts.snapshot_bytes) ||
+	       (opts.snapshot_kmem && kmem > opts.snapshot_kmem / 4 * 3);
 }
 
 static void count_snapshot(struct loader *l, uint64_t trimmed)
@@ -488,10 +507,11 @@ static int maybe_snapshot(struct loader *l)
 	uint64_t now = now_ms(), trimmed;
 	int err;
 
-	if (l->snapshots_off || now - l->policy_checked < POLICY_MS)
+	if (l->snapshots_off ||
+	    now - l->policy_checked < (l->kmem_near ? POLICY_NEAR_MS : POLICY_MS))
 		return 0;
 	l->policy_checked = now;
-	if (!helper_present() || !over_threshold())
+	if (!helper_present() || !over_threshold(l))
 		return 0;
 	err = commit_or_retry(l);
 	if (err)

@@ -203,7 +203,7 @@ echo
 echo "== 2. one snapshot trims the history while $STALL_WRITERS writer(s) measure"
 insmod "$KO"
 note "loader: catching up with the kernel's $(kernel_count) entries"
-start_loader --snapshot-entries 0 --snapshot-bytes 0
+start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 wait_stored
 before_kib=$(slab_kib)
 before_entries=$(helper_field entries)
