@@ -37,11 +37,11 @@
  *          epoch's index of this kernel's first entry: positive after a
  *          kexec, negative when a new epoch began at a cut), entries, bytes,
  *          epoch, then "base: <pcr> <alg> <hex>" per PCR with a base and per
- *          bank the helper can hash. kmem (after bytes): kernel memory the
- *          listed entries hold (what trimming them frees).
- *   stats  (0444) "key: value" lines (stats.c): trims, rebases, TPM commands
- *          sent under IMA's list mutex (always 0), and per critical section
- *          the count, longest and total hold in ns.
+ *          bank the helper can hash.
+ *   stats  (0444) "key: value" lines (stats.c): kmem (kernel memory the
+ *          listed entries hold: what trimming them frees), trims, rebases,
+ *          TPM commands sent under IMA's list mutex (always 0), and per
+ *          critical section the count, longest and total hold in ns.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -88,7 +88,6 @@ static int state_show(struct seq_file *m, void *v)
 	seq_printf(m, "epoch_start: %lld\n", (s64)snap.trimmed_before);
 	seq_printf(m, "entries: %llu\n", stats.entries);
 	seq_printf(m, "bytes: %llu\n", stats.bytes);
-	seq_printf(m, "kmem: %llu\n", stats.kmem);
 	seq_printf(m, "epoch: %*phN\n", IMASNAP_EPOCH_SIZE, snap.epoch);
 	for (pcr = 0; pcr < IMASNAP_NR_PCRS; pcr++) {
 		if (!(snap.base->mask & BIT(pcr)))

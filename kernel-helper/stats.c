@@ -91,16 +91,22 @@ void cut_counted(bool rebase)
 }
 
 /*
- * "key: value" lines, as the state file: version, trims, rebases,
- * tpm_under_list_mutex, then per section <name>_count, <name>_max_ns and
- * <name>_total_ns. A copy under the spinlock, printed after it.
+ * "key: value" lines, as the state file: version, kmem (the list's, counted
+ * as the state file counts entries), trims, rebases, tpm_under_list_mutex,
+ * then per section <name>_count, <name>_max_ns and <name>_total_ns. The
+ * counters are copied under the spinlock, printed after it.
  */
 static int stats_show(struct seq_file *m, void *v)
 {
 	struct hold_stat h[HOLD_NR];
+	struct list_stats list;
 	u64 t, r, tpm;
 	int i;
 
+	if (mutex_lock_interruptible(&snap.lock))
+		return -EINTR;
+	list_stats(&list);
+	mutex_unlock(&snap.lock);
 	spin_lock(&stats_lock);
 	memcpy(h, holds, sizeof(h));
 	t = trims;
@@ -109,6 +115,7 @@ static int stats_show(struct seq_file *m, void *v)
 	spin_unlock(&stats_lock);
 
 	seq_puts(m, "version: 1\n");
+	seq_printf(m, "kmem: %llu\n", list.kmem);
 	seq_printf(m, "trims: %llu\nrebases: %llu\n", t, r);
 	seq_printf(m, "tpm_under_list_mutex: %llu\n", tpm);
 	for (i = 0; i < HOLD_NR; i++)

@@ -479,7 +479,7 @@ static bool over_threshold(struct loader *l)
 	uint64_t entries, bytes, kmem = 0;
 
 	if (helper_state_value("entries", &entries) || helper_state_value("bytes", &bytes) ||
-	    (opts.snapshot_kmem && helper_state_value("kmem", &kmem)))
+	    (opts.snapshot_kmem && helper_file_value("stats", "kmem", &kmem)))
 		return false;
 	l->kmem_near = opts.snapshot_kmem && kmem > opts.snapshot_kmem / 2;
 	return (opts.snapshot_entries && entries > opts.snapshot_entries) ||

@@ -78,7 +78,7 @@ teardown() {
 	[ "$(state_value bytes)" -eq "$(wc -c <"$BIN")" ]
 	# kernel memory: at least the four kmallocs of an entry, at most a few pages
 	local kmem entries
-	kmem=$(state_value kmem) entries=$(state_value entries)
+	kmem=$(stats_value kmem) entries=$(state_value entries)
 	((kmem >= 128 * entries && kmem <= 8192 * entries))
 	unload
 	[ ! -e "$SNAP" ]
@@ -244,7 +244,7 @@ teardown() {
 	mkdir "$WORK/a" "$WORK/b"
 	measure_files 400 "$WORK/a"
 	local n kmem
-	kmem=$(state_value kmem)
+	kmem=$(stats_value kmem)
 	echo 1 >/sys/module/imasnap/parameters/trim_hold_us
 	n=$(($(list_len) - 2))
 	trim_checked "$n"
@@ -255,7 +255,7 @@ teardown() {
 	# on a fast machine); a count-bound batch (4096) would be one hold
 	(($(stats_value trim_count) >= n / 64))
 	(($(stats_value trim_total_ns) >= $(stats_value trim_max_ns)))
-	(($(state_value kmem) < kmem))
+	(($(stats_value kmem) < kmem))
 	# at the default 200 us: the longest hold is under 50 ms, a regression
 	# guard with 250x margin (test/bench/trim.sh measures it)
 	echo 200 >/sys/module/imasnap/parameters/trim_hold_us

@@ -254,7 +254,7 @@ wait_kernel_list_at_most() {
 	stop_loader
 }
 
-# The helper's count of the list's kernel memory (state "kmem:"), which
+# The helper's count of the list's kernel memory (stats "kmem:"), which
 # --snapshot-kmem holds under its budget: 64 KiB is about 90 entries here
 @test "--snapshot-kmem: the policy keeps the kernel memory of the list under the budget" {
 	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 65536
@@ -264,7 +264,7 @@ wait_kernel_list_at_most() {
 	measure_files 400 "$WORK"
 	wait_lag0
 	for ((i = 0; i < 200; i++)); do
-		kmem=$(state_value kmem)
+		kmem=$(sed -n 's/^kmem: //p' /sys/kernel/security/imasnap/stats)
 		((kmem <= 65536)) && break
 		sleep 0.1
 	done

@@ -123,7 +123,7 @@ grow() {
 
 # the helper's count of the kernel memory the list holds; - without it
 list_kmem_kib() {
-	if [[ -e $SECFS/imasnap/state ]]; then echo $(($(helper_field kmem) / 1024)); else echo -; fi
+	if [[ -e $SECFS/imasnap/stats ]]; then echo $(($(stats_field kmem) / 1024)); else echo -; fi
 }
 
 list_bytes() { wc -c <"$SECFS/ima/binary_runtime_measurements"; }
