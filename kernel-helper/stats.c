@@ -7,6 +7,11 @@
  * for IMA's mutex waits at most the longest hold shown here (plus the holds
  * of other measurements, each across its own TPM extend).
  *
+ * A hold that ends with a task waiting for the mutex (its wait list not
+ * empty) delayed a measurement, by at most that hold (the mutex hands over to
+ * a waiter that lost it once): <name>_waited counts those holds, and
+ * <name>_waited_max_ns is the longest, the longest wait the helper caused.
+ *
  * Every IMA list mutex section of the helper goes through list_lock() and
  * list_unlock(), so the helper knows when it holds the mutex: a TPM command
  * sent then is counted (tpm_under_list_mutex), and must stay 0.
@@ -25,6 +30,9 @@ struct hold_stat {
 	u64 count;
 	u64 max_ns;
 	u64 total_ns;
+	u64 over_1ms;
+	u64 waited;
+	u64 waited_max_ns;
 };
 
 static const char *const hold_names[HOLD_NR] = {
@@ -43,7 +51,7 @@ static u64 trims, rebases, tpm_under_list_mutex;
 /* the task inside a list_lock() section: only one at a time, IMA's mutex */
 static struct task_struct *list_holder;
 
-void hold_record(enum hold_kind kind, u64 start_ns)
+static void hold_add(enum hold_kind kind, u64 start_ns, bool waited)
 {
 	u64 ns = ktime_get_ns() - start_ns;
 	struct hold_stat *h = &holds[kind];
@@ -52,7 +60,27 @@ void hold_record(enum hold_kind kind, u64 start_ns)
 	h->count++;
 	h->total_ns += ns;
 	h->max_ns = max(h->max_ns, ns);
+	h->over_1ms += ns >= NSEC_PER_MSEC;
+	if (waited) {
+		h->waited++;
+		h->waited_max_ns = max(h->waited_max_ns, ns);
+	}
 	spin_unlock(&stats_lock);
+}
+
+void hold_record(enum hold_kind kind, u64 start_ns)
+{
+	hold_add(kind, start_ns, false);
+}
+
+/* A racy look, enough for a count: a task queued on the mutex now. */
+static bool list_mutex_waited(void)
+{
+#ifdef CONFIG_PREEMPT_RT
+	return false;	/* an rtmutex: no wait list to look at */
+#else
+	return !list_empty(&ima.extend_list_mutex->wait_list);
+#endif
 }
 
 u64 list_lock(void)
@@ -64,7 +92,7 @@ u64 list_lock(void)
 
 void list_unlock(enum hold_kind kind, u64 start_ns)
 {
-	hold_record(kind, start_ns);
+	hold_add(kind, start_ns, list_mutex_waited());
 	WRITE_ONCE(list_holder, NULL);
 	mutex_unlock(ima.extend_list_mutex);
 }
@@ -93,7 +121,8 @@ void cut_counted(bool rebase)
 /*
  * "key: value" lines, as the state file: version, kmem (the list's, counted
  * as the state file counts entries), trims, rebases, tpm_under_list_mutex,
- * then per section <name>_count, <name>_max_ns and <name>_total_ns. The
+ * then per section <name>_count, <name>_max_ns, <name>_total_ns,
+ * <name>_over_1ms, <name>_waited and <name>_waited_max_ns. The
  * counters are copied under the spinlock, printed after it.
  */
 static int stats_show(struct seq_file *m, void *v)
@@ -118,10 +147,15 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "kmem: %llu\n", list.kmem);
 	seq_printf(m, "trims: %llu\nrebases: %llu\n", t, r);
 	seq_printf(m, "tpm_under_list_mutex: %llu\n", tpm);
-	for (i = 0; i < HOLD_NR; i++)
+	for (i = 0; i < HOLD_NR; i++) {
+		const char *n = hold_names[i];
+
 		seq_printf(m, "%s_count: %llu\n%s_max_ns: %llu\n%s_total_ns: %llu\n",
-			   hold_names[i], h[i].count, hold_names[i],
-			   h[i].max_ns, hold_names[i], h[i].total_ns);
+			   n, h[i].count, n, h[i].max_ns, n, h[i].total_ns);
+		seq_printf(m, "%s_over_1ms: %llu\n%s_waited: %llu\n%s_waited_max_ns: %llu\n",
+			   n, h[i].over_1ms, n, h[i].waited, n,
+			   h[i].waited_max_ns);
+	}
 	return 0;
 }
 

@@ -66,9 +66,11 @@ stats_field() { sed -n "s/^$1: //p" "$SECFS/imasnap/stats"; }
 # hold_line NAME WHAT: one section's line of the helper's stats file
 hold_line() {
 	awk -v n="$(stats_field "$1_count")" -v m="$(stats_field "$1_max_ns")" \
-		-v t="$(stats_field "$1_total_ns")" -v what="$2" 'BEGIN {
-		printf "  %-52s %7d holds, longest %9.1f us, mean %7.1f us\n",
-			what, n, m / 1000, (n ? t / n / 1000 : 0) }'
+		-v t="$(stats_field "$1_total_ns")" -v o="$(stats_field "$1_over_1ms")" \
+		-v w="$(stats_field "$1_waited")" -v wm="$(stats_field "$1_waited_max_ns")" \
+		-v what="$2" 'BEGIN {
+		printf "  %-50s %6d holds, longest %8.1f us, mean %7.1f us, %d over 1 ms; %d with a writer waiting, longest of those %8.1f us\n",
+			what, n, m / 1000, (n ? t / n / 1000 : 0), o, w, wm / 1000 }'
 }
 
 # the helper's timed sections since insmod (kernel-helper/stats.c)
@@ -80,7 +82,7 @@ print_holds() {
 	hold_line recover "IMA's list mutex, the load's last entries"
 	hold_line kexec_lock "the kexec lock (CONFIG_IMA_KEXEC kernels only)"
 	hold_line append "IMA's own hold recording a snapshot_aggregate"
-	echo "  (append is IMA's measurement of the record, across its TPM extend, as for any measurement)"
+	echo "  (append is IMA's measurement of the record, across its TPM extend, as for any measurement; holds are wall time: an interrupt or the host descheduling the vCPU inside one counts)"
 	echo "  TPM commands sent while the helper held IMA's list mutex: $(stats_field tpm_under_list_mutex) (goal: 0)"
 }
 
