@@ -48,7 +48,9 @@ deb() {
 # reads them (not the kernel's sysfs view), in evmctl's --pcrs format
 pcrs_file() {
 	tpm2_pcrread "$1:0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23" |
-		awk '/^ +[0-9]+ *: 0x/ { printf "PCR-%02d: %s\n", $1, tolower(substr($3, 3)) }' >"$2"
+		sed -n -E 's/^ +([0-9]+) *: 0x([0-9A-Fa-f]+)$/\1 \2/p' |
+		awk '{ printf "PCR-%02d: %s\n", $1, tolower($2) }' >"$2"
+	# ("9 : 0x..." but "10: 0x...": tpm2_pcrread pads the index to two)
 	[[ $(wc -l <"$2") -eq 24 ]]
 }
 
