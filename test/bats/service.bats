@@ -88,7 +88,9 @@ NOTIFY=$TREE/test/tools/notify-listen.py
 # protection in force dpkg could not replace the loader's executable.
 @test "release-protection lifts a protection in force for the configured store, else does nothing" {
 	local dest=$BATS_TEST_TMPDIR/root conf=$BATS_TEST_TMPDIR/imasnap.conf i
-	make -C "$TREE" -s install DESTDIR="$dest" PREFIX=/usr >/dev/null
+	# installed under $dest (no DESTDIR): the script calls $dest/usr/sbin's loader
+	make -C "$TREE" -s install PREFIX="$dest/usr" SYSCONFDIR="$dest/etc" \
+		DKMSDIR="$dest/usr/src/imasnap" STATEDIR="$dest/var/lib/imasnap" >/dev/null
 	STORE=$BATS_TEST_TMPDIR/pstore
 	printf 'store = %s\nprotect = yes\n' "$STORE" >"$conf"
 	[[ ! -e /sys/fs/bpf/imasnap/protect_table ]]
