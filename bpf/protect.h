@@ -21,7 +21,7 @@ enum protect_kind {
 #define PROTECT_MAX_INODES	8
 
 struct protect_inode {
-	unsigned long long dev;		/* st_dev, the kernel's sb->s_dev */
+	unsigned long long dev;		/* the kernel's sb->s_dev (MKDEV encoding) */
 	unsigned long long ino;
 	unsigned int kind;		/* enum protect_kind; 0: unused slot */
 	unsigned int pad;

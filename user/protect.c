@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -85,12 +86,25 @@ static int open_pin(const char *pin_dir, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * The programs compare with the superblock's s_dev, which is in the kernel's
+ * internal encoding (major << 20 | minor, MKDEV), not the st_dev that stat(2)
+ * returns (glibc's makedev: major << 8 | minor, with the high bits elsewhere).
+ * The two agree only for major 0 (tmpfs, 9p, other anonymous devices), so
+ * without this a store on a disk (ext4 on /dev/vda, major 254) is unknown to
+ * the programs and cannot be protected.
+ */
+static __u64 kernel_dev(dev_t dev)
+{
+	return ((__u64)major(dev) << 20) | minor(dev);
+}
+
 static int set_entry(struct protect_table *t, int slot, const struct stat *st,
 		     unsigned int kind)
 {
 	if (slot >= PROTECT_MAX_INODES)
 		return -E2BIG;
-	t->inode[slot].dev = st->st_dev;
+	t->inode[slot].dev = kernel_dev(st->st_dev);
 	t->inode[slot].ino = st->st_ino;
 	t->inode[slot].kind = kind;
 	return 0;
@@ -219,7 +233,7 @@ static int self_check(const struct protect *p, const struct store *s)
 	}
 	close(fd);
 	if (read_stats(p).loader_seen != before + 1) {
-		fprintf(stderr, "protection: the BPF programs do not recognise %s/%s by its device and inode number (a file system whose st_dev is not the kernel's, such as a btrfs subvolume?): the store cannot be protected there\n",
+		fprintf(stderr, "protection: the BPF programs do not recognise %s/%s by its device and inode number (a file system whose st_dev is not its superblock's device, such as a btrfs subvolume?): the store cannot be protected there\n",
 			s->dir, STORE_LOG_NAME);
 		return -EOPNOTSUPP;
 	}
@@ -295,7 +309,7 @@ static int read_table(const struct protect *p, struct protect_table *t)
 
 static bool same_inode(const struct protect_inode *e, const struct stat *st)
 {
-	return e->dev == st->st_dev && e->ino == st->st_ino;
+	return e->dev == kernel_dev(st->st_dev) && e->ino == st->st_ino;
 }
 
 static int take_over(struct protect *p, const char *pin_dir, const struct store *s)

@@ -182,6 +182,7 @@ teardown() {
 		"$LOADER" --release-protection --store "$STORE" || true
 	fi
 	[[ -z $LOADED_HELPER ]] || rmmod imasnap || true
+	[[ -z ${DISK_MNT:-} ]] || umount "$DISK_MNT" || true
 	rm -rf "$WORK"
 }
 
@@ -416,6 +417,34 @@ hold_descriptor() {
 		denied setxattr "$LOG" trusted.imasnap
 		run getfattr -n trusted.imasnap "$LOG"
 		[[ $status -ne 0 && $output == *"No such attribute"* ]]
+	}
+	in_phases check
+	rm -rf "$SAVED"
+}
+
+# A disk's file system has a device with a major number, whose st_dev
+# (userspace's encoding) differs from the superblock's s_dev (the kernel's):
+# tmpfs, ramfs and 9p (major 0) cannot show that the two were mixed up.
+@test "a store on a disk's ext4 (/dev/vda: a device with a major number) is protected" {
+	[[ -b /dev/vda ]] || {
+		echo "no /dev/vda: run.sh attaches it unless --no-disk is given" >&2
+		return 1
+	}
+	mkfs.ext4 -q -F /dev/vda
+	DISK_MNT=$(mktemp -d /run/imasnap-disk.XXXXXX)
+	mount /dev/vda "$DISK_MNT"
+	(($(stat -c %d "$DISK_MNT") >= 256))
+	chmod 755 "$DISK_MNT"
+	STORE=$DISK_MNT/store
+	LOG=$STORE/binary_runtime_measurements
+	SAVED=$(mktemp -d /run/imasnap-saved.XXXXXX)
+	chmod 777 "$SAVED"
+	# ext4 is measured: read the store as a user the policy does not measure
+	AS_READER=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	check() {
+		denied unlink "$LOG"
+		denied rename "$LOG" "$STORE/moved"
+		denied truncate "$LOG"
 	}
 	in_phases check
 	rm -rf "$SAVED"
