@@ -220,8 +220,13 @@ int list_matches_tpm(const struct pcr_values *base, struct list_head *start,
 			    !memcmp(replay->value[pcr][i], tpm->value[pcr][i],
 				    b->digest_size))
 				continue;
+			/*
+			 * Notice, not warning: every kexec into a kernel that
+			 * does not carry the list (Debian's) starts here, and
+			 * the loader's rebase then makes the list whole.
+			 */
 			if (warn)
-				pr_warn("PCR %d %s: replaying the list from its base values gives %*phN, the TPM has %*phN (kexec without the list carried over, or a failed TPM extend?): verification of this list will fail\n",
+				pr_notice("PCR %d %s: replaying the list from its base values gives %*phN, the TPM has %*phN: expected after a kexec that did not carry the list over, until imasnap-load rebases it; otherwise a TPM extend failed and verification of this list will fail\n",
 					pcr, bank_name(b), b->digest_size,
 					replay->value[pcr][i], b->digest_size,
 					tpm->value[pcr][i]);
