@@ -297,7 +297,8 @@ static int continue_epoch(const struct store *s)
 	unsigned int padded, nr_tries, i;
 	int b, err;
 
-	err = store_read(s->dir, &v);
+	/* through the open log: a new open for reading would be a violation */
+	err = store_view_fd(s->fd, s->dir, &v);
 	if (err)
 		return err < 0 ? err : -EIO;
 	err = store_replay(&v, &rp);

@@ -203,11 +203,36 @@ int store_record_digest(const struct store *s, uint64_t i, uint8_t digest[LOG_SH
 	return size > 0 ? 0 : -EUCLEAN;
 }
 
-int store_read(const char *dir, struct store_view *v)
+/* Indexes v->data (read whole); name says what it is in a message */
+static int view_index(struct store_view *v, const char *name)
+{
+	int err = index_store(v->data.data, v->data.len, &v->offsets, &v->entries, &v->tail);
+
+	if (err) {
+		fprintf(stderr, "%s: not a measurement log\n", name);
+		store_view_free(v);
+	}
+	return err;
+}
+
+int store_view_fd(int fd, const char *name, struct store_view *v)
 {
 	const uint8_t *map;
-	char path[4200];
 	size_t len;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	err = map_log(fd, &map, &len);
+	if (err)
+		return err;
+	err = buf_append(&v->data, map, len);
+	unmap_log(map, len);
+	return err ?: view_index(v, name);
+}
+
+int store_read(const char *dir, struct store_view *v)
+{
+	char path[4200];
 	int fd, err;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOG_NAME);
@@ -217,19 +242,40 @@ int store_read(const char *dir, struct store_view *v)
 		fprintf(stderr, "cannot open store %s: %s\n", path, strerror(errno));
 		return err;
 	}
-	err = map_log(fd, &map, &len);
+	err = store_view_fd(fd, path, v);
 	close(fd);
-	if (err)
-		return err;
+	return err;
+}
+
+int store_view_stream(int fd, uint64_t bytes, uint64_t entries, struct store_view *v)
+{
+	ssize_t n = 1;
+	int err = 0;
+
 	memset(v, 0, sizeof(*v));
-	err = buf_append(&v->data, map, len);
-	unmap_log(map, len);
-	if (!err)
-		err = index_store(v->data.data, v->data.len, &v->offsets, &v->entries, &v->tail);
-	if (err) {
-		fprintf(stderr, "%s: not a measurement log\n", path);
-		store_view_free(v);
+	while (!err && n > 0 && v->data.len <= bytes) {
+		err = buf_reserve(&v->data, 1 << 16);
+		n = err ? 0 : read(fd, v->data.data + v->data.len, 1 << 16);
+		if (n > 0)
+			v->data.len += n;
+		else if (n < 0 && errno != EINTR)
+			err = -errno;
+		else if (n < 0)
+			n = 1;
 	}
+	if (!err && v->data.len != bytes) {
+		fprintf(stderr, "the loader sent %zu bytes of the store, not %" PRIu64 "\n",
+			v->data.len, bytes);
+		err = -EPROTO;
+	}
+	err = err ?: view_index(v, "the store sent by imasnap-load");
+	if (!err && (v->entries != entries || v->tail)) {
+		fprintf(stderr, "the loader sent %" PRIu64 " records, not %" PRIu64 "\n",
+			v->entries, entries);
+		err = -EPROTO;
+	}
+	if (err)
+		store_view_free(v);
 	return err;
 }
 

@@ -46,6 +46,18 @@ struct store_view {
 };
 /* Reads a store for checking: the whole log and the index of its records */
 int store_read(const char *dir, struct store_view *v);
+/*
+ * The same from an open descriptor of the log (name for messages): the
+ * loader reads its own store so, without a new open (under a policy that
+ * measures root's reads, an open for reading while the log is open for
+ * writing is an open_writers violation in the measurement log)
+ */
+int store_view_fd(int fd, const char *name, struct store_view *v);
+/*
+ * The same from a stream (a pipe from the loader, control.h) that must carry
+ * exactly bytes bytes holding entries whole records
+ */
+int store_view_stream(int fd, uint64_t bytes, uint64_t entries, struct store_view *v);
 void store_view_free(struct store_view *v);
 /* Record i (< v->entries): its bytes and length */
 const uint8_t *store_view_record(const struct store_view *v, uint64_t i, size_t *len);
