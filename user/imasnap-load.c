@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 #include "status.h"
 #include "store.h"
 #include "tpm.h"
+#include "view.h"
 
 #define PIN_DIR		"/sys/fs/bpf/imasnap"
 #define COMMIT_MS	50	/* group commit window: durable within this + fsync */
@@ -59,8 +61,11 @@ static struct options {
 	bool protect;			/* create the store's protection (--protect) */
 	bool release_protection;	/* lift it, and do nothing else */
 	bool verbose;
+	gid_t group;			/* may read the store besides root (--group) */
+	const char *view;		/* the agents' view; NULL: none */
 } opts = {
 	.store_dir = STORE_DEFAULT_DIR,
+	.view = VIEW_DEFAULT_PATH,
 	.ring_size = 4 << 20,
 	.snapshot_entries = 10000,
 	.snapshot_bytes = 4 << 20,
@@ -82,6 +87,7 @@ struct loader {
 	bool snapshots_off;		/* the helper refused: stop trying */
 	int pin_dir_fd;
 	struct control control;		/* `imasnap snapshot` requests */
+	struct view view;		/* the agents' ascii view of the store */
 	int epoll_fd;			/* the ring and the control sockets */
 	int error;			/* set by the ring callback */
 	uint64_t offset;		/* epoch index of the kernel's entry 0 */
@@ -95,7 +101,7 @@ static volatile sig_atomic_t exiting;
 static const char usage[] =
 	"Usage: imasnap-load [--store DIR] [--ring-size BYTES]\n"
 	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--protect]\n"
-	"                    [--tcti CONF] [-v]\n"
+	"                    [--tcti CONF] [--group NAME] [--view PATH | --no-view] [-v]\n"
 	"       imasnap-load --release-protection --store DIR\n"
 	"\n"
 	"Persists every IMA measurement to DIR/" STORE_LOG_NAME ",\n"
@@ -118,6 +124,13 @@ static const char usage[] =
 	"  -T, --tcti CONF        the TPM a new store is checked against: the\n"
 	"                         kernel's list must replay to its PCRs (default\n"
 	"                         device:/dev/tpmrm0)\n"
+	"  -g, --group NAME       members of group NAME may read the store (and\n"
+	"                         the agents' view); others may not (default: root)\n"
+	"      --view PATH        keep the store as ascii lines, as the kernel's\n"
+	"                         ascii_runtime_measurements, in PATH for agents\n"
+	"                         (default " VIEW_DEFAULT_PATH ";\n"
+	"                         on a file system the IMA policy does not measure)\n"
+	"      --no-view          keep no such view\n"
 	"  -v, --verbose          libbpf debug output\n"
 	"  -h, --help             this text\n";
 
@@ -163,6 +176,18 @@ static int check_tcti(const char *arg)
 	return -EINVAL;
 }
 
+static int parse_group(const char *arg)
+{
+	struct group *gr = *arg ? getgrnam(arg) : NULL;
+
+	if (!gr) {
+		fprintf(stderr, "imasnap-load: --group %s: no such group\n", arg);
+		return -EINVAL;
+	}
+	opts.group = gr->gr_gid;
+	return 0;
+}
+
 static int parse_option(int c, const char *arg)
 {
 	switch (c) {
@@ -191,6 +216,14 @@ static int parse_option(int c, const char *arg)
 	case 'v':
 		opts.verbose = true;
 		break;
+	case 'g':
+		return parse_group(arg);
+	case 'V':
+		opts.view = arg;
+		break;
+	case 'N':
+		opts.view = NULL;
+		break;
 	case 'h':
 		fputs(usage, stdout);
 		exit(0);
@@ -213,13 +246,16 @@ static int parse_args(int argc, char **argv)
 		{ "protect", no_argument, NULL, 'p' },
 		{ "release-protection", no_argument, NULL, 'R' },
 		{ "tcti", required_argument, NULL, 'T' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "view", required_argument, NULL, 'V' },
+		{ "no-view", no_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:n:b:pT:vh", long_opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "s:r:n:b:pT:g:vh", long_opts, NULL)) != -1)
 		if (parse_option(c, optarg))
 			return 2;
 	if (optind < argc) {
@@ -251,6 +287,8 @@ static int commit(struct loader *l)
 
 	if (!err && l->store.entries != l->reported)
 		l->reported = helper_report_persisted(l->store.entries) ? 0 : l->store.entries;
+	if (!err)
+		view_sync(&l->view, l->store.fd, l->store.size);	/* a failure is said, and retried */
 	return err;
 }
 
@@ -769,7 +807,7 @@ static int load_bpf(struct loader *l)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct loader l = { .pin_dir_fd = -1, .epoll_fd = -1 };
+	struct loader l = { .pin_dir_fd = -1, .epoll_fd = -1, .view.fd = -1 };
 	int err;
 
 	/* before anything can initialise OpenSSL: no code named by a caller */
@@ -794,6 +832,7 @@ int main(int argc, char **argv)
 	 * One loader per machine, checked before anything changes: a second
 	 * loader must not rebase or cut the list (epoch_begin) of the first.
 	 */
+	store_set_group(opts.group);
 	err = take_pin_dir(&l);
 	if (!err)
 		err = store_open_append(&l.store, opts.store_dir);
@@ -805,6 +844,9 @@ int main(int argc, char **argv)
 	/* new protection covers the store epoch_begin settled on (it may start a new one) */
 	if (!err && opts.protect && !protect_active(&l.protect))
 		err = protect_start(&l.protect, PIN_DIR, &l.store, true);
+	/* only now: protection in force lets no other task (nor this one before) chmod */
+	if (!err)
+		err = store_set_access(&l.store);
 	if (!err)
 		err = kernel_offset(&l.offset);
 	if (err)
@@ -819,6 +861,9 @@ int main(int argc, char **argv)
 		err = protect_guard_capture(&l.protect, l.skel->obj, l.skel->links.capture_entry);
 	if (!err)
 		err = catch_up(&l);
+	/* a view that cannot be kept is said, and the store is kept all the same */
+	if (!err && opts.view && *opts.view)
+		view_open(&l.view, opts.view, l.store.fd, l.store.size);
 	if (!err)
 		err = pin_all(&l);
 	if (!err)
@@ -847,6 +892,7 @@ cleanup:
 	}
 	imasnap_bpf__destroy(l.skel);
 	protect_close(&l.protect);	/* its pins stay: protection outlives the loader */
+	view_close(&l.view);
 	store_close(&l.store);
 	buf_free(&l.record);
 	return err ? 1 : 0;

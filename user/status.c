@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "status.h"
+#include "store.h"
 
 #define STAT_FIELD(name) { #name, offsetof(struct loader_stats, name) }
 
@@ -92,8 +93,9 @@ int stats_save(const char *dir, const struct loader_stats *st)
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -errno;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    STORE_FILE_MODE);
+	f = fd >= 0 && !store_file_access(fd) ? fdopen(fd, "w") : NULL;
 	if (!f) {
 		err = -errno;
 		if (fd >= 0)

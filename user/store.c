@@ -6,12 +6,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
+
+/* Who besides root reads the store's files (store_set_group); -1: left as created */
+static gid_t store_gid = (gid_t)-1;
+
+void store_set_group(gid_t gid)
+{
+	store_gid = gid;
+}
+
+int store_file_access(int fd)
+{
+	return fchown(fd, -1, store_gid) || fchmod(fd, STORE_FILE_MODE) ? -errno : 0;
+}
+
+int store_dir_access(int fd)
+{
+	return fchown(fd, -1, store_gid) || fchmod(fd, STORE_DIR_MODE) ? -errno : 0;
+}
+
+/*
+ * The directory and every file in it (the log, counters, epoch files, kept
+ * epochs) as readable as the kernel's own log and no more: root, and the
+ * group. By name, without opening anything: an open for reading of the log
+ * while it is open for writing is an open_writers violation.
+ */
+int store_set_access(const struct store *s)
+{
+	struct dirent *e;
+	struct stat st;
+	int fd, err = 0;
+	DIR *d;
+
+	err = store_dir_access(s->dirfd);
+	if (err)
+		return err;
+	fd = dup(s->dirfd);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while (!err && (e = readdir(d))) {
+		if (fstatat(s->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (fchownat(s->dirfd, e->d_name, -1, store_gid, AT_SYMLINK_NOFOLLOW) ||
+		    fchmodat(s->dirfd, e->d_name, STORE_FILE_MODE, 0))
+			err = -errno;
+	}
+	closedir(d);
+	if (err)
+		fprintf(stderr, "cannot restrict access to %s: %s\n", s->dir, strerror(-err));
+	return err;
+}
 
 static int make_dirs(const char *dir)
 {
@@ -25,7 +81,8 @@ static int make_dirs(const char *dir)
 		char c = *p;
 
 		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
+		/* the store's own directory is never open to all, not even at first */
+		if (mkdir(path, c ? 0755 : STORE_DIR_MODE) && errno != EEXIST)
 			return -errno;
 		*p = c;
 		if (!c)
@@ -145,7 +202,8 @@ int store_open_append(struct store *s, const char *dir)
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0)
 		goto fail_errno;
-	s->fd = openat(s->dirfd, STORE_LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	s->fd = openat(s->dirfd, STORE_LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		       STORE_FILE_MODE);
 	if (s->fd < 0)
 		goto fail_errno;
 	if (flock(s->fd, LOCK_EX | LOCK_NB)) {

@@ -17,6 +17,9 @@
 
 #define STORE_DEFAULT_DIR	"/var/lib/imasnap"
 #define STORE_LOG_NAME		"binary_runtime_measurements"
+/* As readable as the kernel's log (0440 root): root, and a group (--group) */
+#define STORE_FILE_MODE		0640
+#define STORE_DIR_MODE		0750
 
 struct store {
 	char dir[4096];
@@ -37,6 +40,15 @@ struct store {
  * takes an exclusive lock on it: one loader per store. Counts its records.
  */
 int store_open_append(struct store *s, const char *dir);
+
+/* The group whose members may read the store's files (default: root's) */
+void store_set_group(gid_t gid);
+/* A file the loader creates in the store's directory: STORE_FILE_MODE, root:group */
+int store_file_access(int fd);
+/* A directory of the loader's (the store's, the view's): STORE_DIR_MODE, root:group */
+int store_dir_access(int fd);
+/* The directory (STORE_DIR_MODE) and every file in it so, root:group */
+int store_set_access(const struct store *s);
 /* A store read whole for checking: its bytes and where each record starts */
 struct store_view {
 	struct buf data;

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The agents' view (user/view.c): the store's records as the kernel's ascii
+ * lines (real lines of running kernels, fixtures.h), appended in place on
+ * the same inode as the store grows, a torn last line completed, and a view
+ * of another log replaced by a new file, never rewritten in place.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+#include "unit.h"
+#include "view.h"
+
+static char top[64], path[128], store_path[128];
+
+/* Appends real line i's binary record to the store file; returns its size */
+static off_t add_record(int fd, size_t i)
+{
+	struct fixture fx;
+	struct buf rec = {0};
+
+	fx_from_line(real_lines[i], &fx);
+	fx_record(&rec, fx.pcr, fx.sha1, fx.template, &fx.fields);
+	CHECK_INT(write(fd, rec.data, rec.len), (ssize_t)rec.len);
+	buf_free(&fx.fields);
+	buf_free(&rec);
+	return lseek(fd, 0, SEEK_END);
+}
+
+/* The view file's text equals real lines [0, n) */
+static void check_text(size_t n)
+{
+	char got[8192] = "", want[8192] = "";
+	size_t i;
+	int fd = open(path, O_RDONLY);
+
+	for (i = 0; i < n; i++)
+		strcat(want, real_lines[i]);
+	CHECK(fd >= 0 && read(fd, got, sizeof(got) - 1) >= 0);
+	CHECK_STR(got, want);
+	close(fd);
+}
+
+static ino_t inode_of(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) ? 0 : st.st_ino;
+}
+
+static void test_view(void)
+{
+	struct view v;
+	int store = open(store_path, O_RDWR | O_CREAT | O_TRUNC, 0600), fd;
+	off_t size = 0, two;
+	ino_t ino;
+	size_t i;
+
+	/* a new view of a store of two records */
+	size = add_record(store, 0);
+	two = size = add_record(store, 1);
+	CHECK_INT(view_open(&v, path, store, size), 0);
+	CHECK_INT(v.entries, 2);
+	check_text(2);
+	ino = inode_of(path);
+	/* the store grows: lines appended in place */
+	for (i = 2; i < NR_REAL_LINES; i++)
+		size = add_record(store, i);
+	CHECK_INT(view_sync(&v, store, size), 0);
+	check_text(NR_REAL_LINES);
+	CHECK_INT(inode_of(path), ino);
+	view_close(&v);
+
+	/* a restart keeps the file; a torn last line is completed, not replaced */
+	CHECK_INT(truncate(path, strlen(real_lines[0]) + 10), 0);
+	CHECK_INT(view_open(&v, path, store, size), 0);
+	check_text(NR_REAL_LINES);
+	CHECK_INT(inode_of(path), ino);
+	CHECK_INT(v.entries, NR_REAL_LINES);
+	view_close(&v);
+
+	/* a view longer than the store, or of other lines: a new file */
+	CHECK_INT(view_open(&v, path, store, two), 0);
+	check_text(2);
+	CHECK(inode_of(path) != ino);
+	view_close(&v);
+	ino = inode_of(path);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK_INT(write(fd, real_lines[1], strlen(real_lines[1])), (ssize_t)strlen(real_lines[1]));
+	close(fd);
+	CHECK_INT(view_open(&v, path, store, size), 0);
+	check_text(NR_REAL_LINES);
+	CHECK(inode_of(path) != ino);
+	view_close(&v);
+	close(store);
+}
+
+int main(void)
+{
+	char cmd[128];
+
+	snprintf(top, sizeof(top), "/tmp/imasnap-unit.XXXXXX");
+	if (!mkdtemp(top))
+		return 2;
+	snprintf(path, sizeof(path), "%s/view/ascii_runtime_measurements", top);
+	snprintf(store_path, sizeof(store_path), "%s/store", top);
+	test_view();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	if (system(cmd))
+		return 2;
+	UNIT_DONE();
+}
