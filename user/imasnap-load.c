@@ -88,6 +88,8 @@ struct loader {
 	int pin_dir_fd;
 	struct control control;		/* `imasnap snapshot` requests */
 	struct view view;		/* the agents' ascii view of the store */
+	char readers_said[512];		/* holders of the kernel's list last named */
+	uint64_t readers_said_at;	/* ms */
 	int epoll_fd;			/* the ring and the control sockets */
 	int error;			/* set by the ring callback */
 	uint64_t offset;		/* epoch index of the kernel's entry 0 */
@@ -506,6 +508,30 @@ static bool over_threshold(void)
 	       (opts.snapshot_bytes && bytes > opts.snapshot_bytes);
 }
 
+/*
+ * A snapshot put off because the kernel's list is held open: whoever holds
+ * it is named, when that changes and once a minute while it lasts (an agent
+ * left on the kernel's list holds it for ever, and trims then never happen)
+ */
+#define READERS_SAY_MS	60000
+
+static void say_readers(struct loader *l, uint64_t now)
+{
+	char readers[sizeof(l->readers_said)];
+
+	if (helper_readers(readers, sizeof(readers)) || !*readers) {
+		if (opts.verbose)
+			fprintf(stderr, "snapshot: the kernel's list is being read; later\n");
+		return;
+	}
+	if (!strcmp(readers, l->readers_said) && now - l->readers_said_at < READERS_SAY_MS)
+		return;
+	fprintf(stderr, "imasnap-load: snapshot put off: the kernel's list is held open by %s; trims wait until it is closed (point agents at the view%s%s)\n",
+		readers, opts.view ? " " : "", opts.view ? opts.view : "");
+	snprintf(l->readers_said, sizeof(l->readers_said), "%s", readers);
+	l->readers_said_at = now;
+}
+
 static void count_snapshot(struct loader *l, uint64_t trimmed)
 {
 	l->stats.snapshots++;
@@ -538,8 +564,7 @@ static int maybe_snapshot(struct loader *l)
 	if (!err) {
 		count_snapshot(l, trimmed);
 	} else if (err == -EBUSY || err == -EINTR) {
-		if (opts.verbose)
-			fprintf(stderr, "snapshot: the kernel's list is being read; later\n");
+		say_readers(l, now);
 	} else {
 		fprintf(stderr, "imasnap-load: automatic snapshots stopped: trim to entry %" PRIu64
 			" failed: %s\n", l->store.entries, strerror(-err));

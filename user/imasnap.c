@@ -167,6 +167,18 @@ static int store_summary(const char *dir, struct store_summary *sum)
 	return 0;
 }
 
+/* Who keeps trims out by holding the kernel's list open (with the helper loaded) */
+static void print_list_readers(void)
+{
+	char readers[1024];
+
+	if (helper_readers(readers, sizeof(readers)))
+		return;
+	printf("list readers: %s\n", *readers ? readers : "none");
+	if (*readers)
+		printf("  (trims wait while the kernel's list files are open: point agents at the view, docs/keylime.md)\n");
+}
+
 static void print_status_text(const struct combined_log *c, const char *dir,
 			      const struct loader_stats *st, uint64_t bytes, uint64_t lag,
 			      const char *last_snapshot, bool running)
@@ -183,6 +195,7 @@ static void print_status_text(const struct combined_log *c, const char *dir,
 	printf("snapshots: %" PRIu64 " (%" PRIu64 " entries trimmed by the loader)\n"
 	       "last snapshot: %s\nloader: %s\n", st->snapshots, st->trimmed,
 	       last_snapshot, running ? "running" : "not running");
+	print_list_readers();
 }
 
 static void print_status_json(const struct combined_log *c, const struct loader_stats *st,
@@ -554,6 +567,8 @@ static int cmd_snapshot(const struct cmd_opts *o)
 		fprintf(stderr, "imasnap snapshot: the kernel helper is not loaded (insmod kernel-helper/imasnap.ko)\n");
 		return EXIT_UNCHECKED;
 	}
+	if (result == -EBUSY)
+		print_list_readers();
 	if (result) {
 		fprintf(stderr, "imasnap snapshot: trim refused: %s%s\n", strerror(-result),
 			result == -ESTALE ? " (the store does not match the kernel's list)" :

@@ -43,6 +43,7 @@ setup() {
 }
 
 teardown() {
+	[[ -z ${HOLDER:-} ]] || { kill "$HOLDER"; wait "$HOLDER"; } 2>/dev/null || true
 	loader_teardown
 	rm -rf "$WORK" "$STORE" "$VIEW_DIR"
 }
@@ -152,4 +153,39 @@ view_is_kernel_log() {
 	run python3 "$TREE/test/tools/keylime-follow.py" "$BATS_TEST_TMPDIR/fresh.json" "$view" "$policy"
 	echo "$output"
 	[[ $status -ne 0 && $output == *"ima-buf snapshot_aggregate not accepted by the runtime policy"* ]]
+}
+
+@test "a long-lived holder of the kernel's list: trims refused, the holder named in status and the loader's log; after it closes, trims resume" {
+	local i
+	grep -q '^imasnap ' /proc/modules || insmod "$KO"
+	start_loader --view "$VIEW" --snapshot-entries 1 --snapshot-bytes 0
+	# an agent left on the kernel's list: it keeps the file open for ever
+	sleep 100000 <"$IMA_DIR/ascii_runtime_measurements" &
+	HOLDER=$!
+	measure_files 5 "$WORK"
+	wait_lag0
+	run "$CLI" snapshot --store "$STORE"
+	echo "$output"
+	[[ $status -eq 3 && $output == *"trim refused: Device or resource busy"* ]]
+	[[ $output == *"list readers: sleep (pid $HOLDER, ascii_runtime_measurements for "* ]]
+	run "$CLI" status --store "$STORE"
+	echo "$output"
+	[[ $output == *"list readers: sleep (pid $HOLDER, ascii_runtime_measurements for "* ]]
+	# the loader's automatic snapshot (over 1 entry) is put off, and says by whom
+	for ((i = 0; i < 600; i++)); do
+		grep -q "held open by sleep (pid $HOLDER, " "$LOADER_LOG" && break
+		sleep 0.1
+	done
+	grep "snapshot put off: the kernel's list is held open by sleep (pid $HOLDER, " "$LOADER_LOG"
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	HOLDER=
+	run "$CLI" status --store "$STORE"
+	[[ $output == *"list readers: none"* ]]
+	measure_files 3 "$WORK"
+	wait_lag0
+	run "$CLI" snapshot --store "$STORE"
+	echo "$output"
+	[[ $status -eq 0 ]]
+	[[ $(status_field "kernel trimmed") -gt 0 ]]
 }
