@@ -59,10 +59,10 @@ static int write_unwritten(struct view *v)
 			break;
 		done += n;
 	}
-	memmove(v->unwritten.data, v->unwritten.data + done, v->unwritten.len - done);
 	v->unwritten.len -= done;
 	if (!v->unwritten.len)
 		return 0;
+	memmove(v->unwritten.data, v->unwritten.data + done, v->unwritten.len);
 	return n < 0 ? -errno : -EIO;
 }
 
@@ -123,7 +123,8 @@ static int match_lines(struct view *v, const uint8_t *text, size_t text_len, con
 	int err = 0;
 
 	while (!err && at < text_len) {
-		size = log_parse(log + v->store_off, log_len - v->store_off, &rec, NULL);
+		size = v->store_off < log_len ?
+		       log_parse(log + v->store_off, log_len - v->store_off, &rec, NULL) : 0;
 		line.len = 0;
 		if (size <= 0 || log_format_ascii(&rec, &line)) {
 			err = -ESTALE;
