@@ -40,6 +40,9 @@ setup() {
 	VIEW_DIR=$(tmpfs_dir)
 	chmod 0755 "$VIEW_DIR"
 	VIEW=$VIEW_DIR/imasnap/ascii_runtime_measurements
+	# the writers' tally too: ramfs (bats' scratch) is measured under tcb,
+	# and each append while writer_count reads it would be a violation
+	WRITER_LIST=$VIEW_DIR/writers.list
 }
 
 teardown() {
@@ -130,21 +133,21 @@ view_is_kernel_log() {
 	ino=$(stat -c %i "$view")
 	cat "$IMA_DIR/ascii_runtime_measurements" >"$BATS_TEST_TMPDIR/kernel.before"
 	view_is_kernel_log "$view"
-	python3 "$TREE/test/tools/keylime-follow.py" "$state" "$view" "$policy"
-	for ((i = 0; i < 4; i++)); do
+	python3 "$TREE/test/tools/keylime-follow.py" "$state" "$view" "$policy" | sed 's/^/# /' >&3
+	for ((i = 0; i < 3; i++)); do
 		run "$CLI" snapshot --store "$STORE"
 		echo "$output"
 		[[ $status -eq 0 && $output == *"trimmed "* ]]
 		writers_measured 5
 		# one poll: only the new lines, from where the last one stopped
 		run python3 "$TREE/test/tools/keylime-follow.py" "$state" "$view" "$policy"
-		echo "$output"
+		echo "# after trim $((i + 1)): $output" >&3
 		[[ $status -eq 0 ]]
 		view_is_kernel_log "$view" "$BATS_TEST_TMPDIR/kernel.before"
 	done
 	writers_stop
 	[[ $(stat -c %i "$view") == "$ino" ]]
-	(($(grep -c ' snapshot_aggregate ' "$view") >= 4))
+	(($(grep -c ' snapshot_aggregate ' "$view") >= 3))
 	# readers of the view (these checks) added no violation: tmpfs is not measured
 	[[ $(violations_of "$view") == 0 ]]
 	# the rule is what admits the snapshot_aggregate records: without it, a
