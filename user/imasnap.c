@@ -100,17 +100,23 @@ static int store_fetch(const char *dir, struct store_view *v)
 	return err;
 }
 
-static int combined_read(struct combined_log *c, const char *dir)
+static int combined_read_from(struct combined_log *c, const char *dir,
+			      int (*read_store)(const char *dir, struct store_view *v))
 {
 	int err;
 
 	memset(c, 0, sizeof(*c));
-	err = store_fetch(dir, &c->store);
+	err = read_store(dir, &c->store);
 	if (!err)
 		err = kernel_log_read(&c->kernel);
 	if (err)
 		combined_free(c);
 	return err;
+}
+
+static int combined_read(struct combined_log *c, const char *dir)
+{
+	return combined_read_from(c, dir, store_fetch);
 }
 
 /* Global index of the end of the combined log */
@@ -508,39 +514,107 @@ out:
 	return ret;
 }
 
+/* Entry i as export writes it: its bytes, or the kernel's ascii line */
+static int export_entry(const uint8_t *bytes, size_t len, bool ascii, struct buf *out,
+			uint64_t i)
+{
+	struct log_record rec;
+
+	out->len = 0;
+	if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0 ||
+	    (ascii ? log_format_ascii(&rec, out) : buf_append(out, bytes, len)) ||
+	    fwrite(out->data, 1, out->len, stdout) != out->len) {
+		fprintf(stderr, "imasnap export: cannot write entry %" PRIu64 "\n", i);
+		return EXIT_UNCHECKED;
+	}
+	return 0;
+}
+
+static int export_check_from(const struct cmd_opts *o, uint64_t end)
+{
+	if (o->from <= end)
+		return 0;
+	fprintf(stderr, "imasnap export: --from %" PRIu64 " is past the end of the log (%" PRIu64 " entries)\n",
+		o->from, end);
+	return EXIT_USAGE;
+}
+
+/*
+ * The store as the loader sends it, a record at a time (a store of hundreds
+ * of MB is never held whole), then the kernel's entries it does not hold
+ */
+static int export_streamed(const struct cmd_opts *o, struct control_source *src, bool ascii,
+			   struct buf *out)
+{
+	struct store_reader r;
+	struct combined_log c = {0};
+	const uint8_t *bytes;
+	uint64_t i, end;
+	size_t len;
+	int ret;
+
+	if (kernel_log_read(&c.kernel))
+		return EXIT_UNCHECKED;
+	c.store.entries = src->entries;
+	end = combined_end(&c);
+	ret = export_check_from(o, end);
+	store_reader_init(&r, src->fd);
+	for (i = 0; !ret && i < src->entries; i++) {
+		bytes = store_reader_next(&r, &len);
+		if (!bytes)
+			break;
+		if (i >= o->from)
+			ret = export_entry(bytes, len, ascii, out, i);
+	}
+	if (!ret && (i < src->entries || store_reader_next(&r, &len) || r.err ||
+		     r.bytes != src->bytes)) {
+		fprintf(stderr, "imasnap export: the loader sent %" PRIu64 " bytes, not the %" PRIu64
+			" bytes of %" PRIu64 " records it announced\n", r.bytes, src->bytes,
+			src->entries);
+		ret = EXIT_UNCHECKED;
+	}
+	for (i = o->from > src->entries ? o->from : src->entries; !ret && i < end; i++) {
+		bytes = kernel_log_bytes(&c.kernel, i, &len);
+		ret = export_entry(bytes, len, ascii, out, i);
+	}
+	store_reader_free(&r);
+	kernel_log_free(&c.kernel);
+	return ret;
+}
+
 static int cmd_export(const struct cmd_opts *o)
 {
+	struct control_source src;
 	struct combined_log c;
-	struct log_record rec;
 	struct buf out = {0};
-	const uint8_t *bytes;
 	uint64_t i, end;
 	bool ascii = !strcmp(o->format, "ascii");
 	size_t len;
-	int ret = 0;
+	int ret, result;
 
-	if (combined_read(&c, o->store_dir))
-		return EXIT_UNCHECKED;
-	end = combined_end(&c);
-	if (o->from > end) {
-		fprintf(stderr, "imasnap export: --from %" PRIu64 " is past the end of the log (%" PRIu64 " entries)\n",
-			o->from, end);
-		ret = EXIT_USAGE;
-	}
-	for (i = o->from; !ret && i < end; i++) {
-		bytes = combined_bytes(&c, i, &len);
-		out.len = 0;
-		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0 ||
-		    (ascii ? log_format_ascii(&rec, &out) : buf_append(&out, bytes, len)) ||
-		    fwrite(out.data, 1, out.len, stdout) != out.len) {
-			fprintf(stderr, "imasnap export: cannot write entry %" PRIu64 "\n", i);
-			ret = EXIT_UNCHECKED;
+	ret = control_read_store(o->store_dir, true, &src, &result);
+	if (!ret && !result) {
+		ret = export_streamed(o, &src, ascii, &out);
+		close(src.fd);
+	} else {
+		/* no loader (or none that answers): the file, as store_fetch does */
+		if (ret != -ECONNREFUSED)
+			fprintf(stderr, "imasnap: the store's loader did not send it (%s): reading the file\n",
+				strerror(-(ret ?: result)));
+		if (combined_read_from(&c, o->store_dir, store_read))
+			return EXIT_UNCHECKED;
+		end = combined_end(&c);
+		ret = export_check_from(o, end);
+		for (i = o->from; !ret && i < end; i++) {
+			const uint8_t *bytes = combined_bytes(&c, i, &len);
+
+			ret = export_entry(bytes, len, ascii, &out, i);
 		}
+		combined_free(&c);
 	}
 	if (fflush(stdout) && !ret)
 		ret = EXIT_UNCHECKED;
 	buf_free(&out);
-	combined_free(&c);
 	return ret;
 }
 

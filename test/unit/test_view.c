@@ -3,8 +3,10 @@
  * The agents' view (user/view.c): the store's records as the kernel's ascii
  * lines (real lines of running kernels, fixtures.h), appended in place on
  * the same inode as the store grows, a torn last line completed, and a view
- * of another log replaced by a new file, never rewritten in place.
+ * of another log replaced by a new file, never rewritten in place; and the
+ * store reader export uses on the loader's pipe (user/store.c).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 
 #include "fixtures.h"
 #include "unit.h"
+#include "store.h"
 #include "view.h"
 
 static char top[64], path[128], store_path[128];
@@ -44,6 +47,21 @@ static void check_text(size_t n)
 	CHECK(fd >= 0 && read(fd, got, sizeof(got) - 1) >= 0);
 	CHECK_STR(got, want);
 	close(fd);
+}
+
+/* Bytes of the last real line's record */
+static size_t last_len(const struct buf *all)
+{
+	struct fixture fx;
+	struct buf rec = {0};
+	size_t n;
+
+	fx_from_line(real_lines[NR_REAL_LINES - 1], &fx);
+	fx_record(&rec, fx.pcr, fx.sha1, fx.template, &fx.fields);
+	n = rec.len;
+	buf_free(&fx.fields);
+	buf_free(&rec);
+	return n;
 }
 
 static ino_t inode_of(const char *p)
@@ -100,6 +118,45 @@ static void test_view(void)
 	close(store);
 }
 
+/*
+ * store_reader (export's reader of the loader's pipe): every record whole,
+ * in order, across reads that split them; a stream that ends inside a
+ * record or holds garbage is an error, not a shorter log
+ */
+static void test_store_reader(void)
+{
+	struct store_reader r;
+	struct fixture fx;
+	struct buf all = {0};
+	const uint8_t *rec;
+	size_t i, len, at = 0;
+	int p[2];
+
+	for (i = 0; i < NR_REAL_LINES; i++) {
+		fx_from_line(real_lines[i], &fx);
+		fx_record(&all, fx.pcr, fx.sha1, fx.template, &fx.fields);
+		buf_free(&fx.fields);
+	}
+	for (i = 0; i < 3; i++) {
+		/* whole; cut one byte short; one byte of garbage after */
+		size_t n = all.len - (i == 1);
+
+		CHECK_INT(pipe(p), 0);
+		CHECK_INT(write(p[1], all.data, n), (ssize_t)n);
+		if (i == 2)
+			CHECK_INT(write(p[1], "\xff", 1), 1);
+		close(p[1]);
+		store_reader_init(&r, p[0]);
+		for (at = 0, len = 0; (rec = store_reader_next(&r, &len)); at += len)
+			CHECK(!memcmp(rec, all.data + at, len));
+		CHECK_INT(r.err, i ? -EUCLEAN : 0);
+		CHECK_INT(at, i == 0 ? all.len : all.len - (i == 1 ? last_len(&all) : 0));
+		store_reader_free(&r);
+		close(p[0]);
+	}
+	buf_free(&all);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -110,6 +167,7 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/view/ascii_runtime_measurements", top);
 	snprintf(store_path, sizeof(store_path), "%s/store", top);
 	test_view();
+	test_store_reader();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd))
 		return 2;
