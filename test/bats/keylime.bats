@@ -192,3 +192,28 @@ view_is_kernel_log() {
 	[[ $status -eq 0 ]]
 	[[ $(status_field "kernel trimmed") -gt 0 ]]
 }
+
+@test "imasnap/readers: a holder from before the helper was loaded is listed, timed from the load (a lower bound)" {
+	local readers=/sys/kernel/security/imasnap/readers i gated
+	! grep -q '^imasnap ' /proc/modules || rmmod imasnap
+	sleep 100000 <"$IMA_DIR/binary_runtime_measurements" &
+	HOLDER=$!
+	insmod "$KO"
+	[[ $(stat -c %a "$readers") == 440 ]]
+	cat "$readers"
+	grep -qE "^$HOLDER [0-9]+\+ binary_runtime_measurements sleep$" "$readers"
+	# one opened through the helper's gate is timed from its open: no '+'
+	sleep 100000 <"$IMA_DIR/ascii_runtime_measurements" &
+	gated=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -qE "^$gated [0-9]+ ascii_runtime_measurements sleep$" "$readers" && break
+		sleep 0.1
+	done
+	kill "$gated"
+	wait "$gated" 2>/dev/null || true
+	((i < 100))
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null || true
+	HOLDER=
+	! grep -q sleep "$readers"
+}
