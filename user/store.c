@@ -337,56 +337,6 @@ int store_view_stream(int fd, uint64_t bytes, uint64_t entries, struct store_vie
 	return err;
 }
 
-void store_reader_init(struct store_reader *r, int fd)
-{
-	memset(r, 0, sizeof(*r));
-	r->fd = fd;
-}
-
-const uint8_t *store_reader_next(struct store_reader *r, size_t *len)
-{
-	struct log_record rec;
-	ssize_t size, n;
-
-	for (;;) {
-		size = r->chunk.len > r->at ?
-		       log_parse(r->chunk.data + r->at, r->chunk.len - r->at, &rec, NULL) : 0;
-		if (size > 0) {
-			r->at += size;
-			*len = size;
-			return r->chunk.data + r->at - size;
-		}
-		if (size < 0) {
-			r->err = -EUCLEAN;
-			return NULL;
-		}
-		/* a record not all here yet: keep its start, read more after it */
-		if (r->at) {
-			memmove(r->chunk.data, r->chunk.data + r->at, r->chunk.len - r->at);
-			r->chunk.len -= r->at;
-			r->at = 0;
-		}
-		r->err = buf_reserve(&r->chunk, 1 << 16);
-		n = r->err ? -1 : read(r->fd, r->chunk.data + r->chunk.len, 1 << 16);
-		if (n < 0 && !r->err)
-			r->err = errno == EINTR ? 0 : -errno;
-		if (r->err || !n) {
-			/* the end: nothing may be left but whole records */
-			r->err = r->err ?: r->chunk.len ? -EUCLEAN : 0;
-			return NULL;
-		}
-		if (n > 0) {
-			r->chunk.len += n;
-			r->bytes += n;
-		}
-	}
-}
-
-void store_reader_free(struct store_reader *r)
-{
-	buf_free(&r->chunk);
-}
-
 void store_view_free(struct store_view *v)
 {
 	buf_free(&v->data);

@@ -71,18 +71,6 @@ int store_view_fd(int fd, const char *name, struct store_view *v);
  */
 int store_view_stream(int fd, uint64_t bytes, uint64_t entries, struct store_view *v);
 
-/* The same stream read a record at a time, for a reader that needs no more (export) */
-struct store_reader {
-	int fd;
-	struct buf chunk;	/* bytes read and not yet handed out, from at */
-	size_t at;
-	uint64_t bytes;		/* read so far */
-	int err;		/* why store_reader_next() returned NULL: 0 at the end */
-};
-void store_reader_init(struct store_reader *r, int fd);
-/* The next whole record (valid until the next call), or NULL: r->err says why */
-const uint8_t *store_reader_next(struct store_reader *r, size_t *len);
-void store_reader_free(struct store_reader *r);
 void store_view_free(struct store_view *v);
 /* Record i (< v->entries): its bytes and length */
 const uint8_t *store_view_record(const struct store_view *v, uint64_t i, size_t *len);
