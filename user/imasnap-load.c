@@ -13,8 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,11 +31,13 @@
 #include "args.h"
 #include "imasnap.h"
 #include "imasnap.skel.h"
+#include "config.h"
 #include "control.h"
 #include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
 #include "protect.h"
+#include "service.h"
 #include "snapshot.h"
 #include "status.h"
 #include "store.h"
@@ -55,13 +57,15 @@ static const char *const pin_names[] = {
 static struct options {
 	const char *store_dir;
 	const char *tcti;		/* the TPM a new store is checked against */
+	const char *store_group;	/* may read the store; NULL: not a group's */
+	const char *config;		/* the configuration file read, if any */
 	unsigned long ring_size;
 	uint64_t snapshot_entries;	/* 0: no automatic snapshots by count */
 	uint64_t snapshot_bytes;	/* 0: none by size */
 	bool protect;			/* create the store's protection (--protect) */
 	bool release_protection;	/* lift it, and do nothing else */
+	bool check_config;		/* print the settings, and do nothing else */
 	bool verbose;
-	gid_t group;			/* may read the store besides root (--group) */
 	const char *view;		/* the agents' view; NULL: none */
 } opts = {
 	.store_dir = STORE_DEFAULT_DIR,
@@ -102,9 +106,11 @@ static volatile sig_atomic_t exiting;
 
 static const char usage[] =
 	"Usage: imasnap-load [--store DIR] [--ring-size BYTES]\n"
-	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--protect]\n"
-	"                    [--tcti CONF] [--group NAME] [--view PATH | --no-view] [-v]\n"
+	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--[no-]protect]\n"
+	"                    [--tcti CONF] [--store-group GROUP] [--config FILE]\n"
+	"                    [--view PATH | --no-view] [-v]\n"
 	"       imasnap-load --release-protection --store DIR\n"
+	"       imasnap-load --check-config [--config FILE] [options]\n"
 	"\n"
 	"Persists every IMA measurement to DIR/" STORE_LOG_NAME ",\n"
 	"in the kernel's binary format. Runs until SIGINT or SIGTERM.\n"
@@ -121,18 +127,24 @@ static const char usage[] =
 	"                         imasnap's BPF objects from every other process\n"
 	"                         (BPF LSM); stays in force after exit, and a\n"
 	"                         restarted loader takes it over\n"
+	"      --no-protect       do not create it (overrides protect = yes)\n"
 	"      --release-protection  lift that protection of DIR (logged to the\n"
 	"                         kernel log); refused while a loader runs\n"
 	"  -T, --tcti CONF        the TPM a new store is checked against: the\n"
 	"                         kernel's list must replay to its PCRs (default\n"
 	"                         device:/dev/tpmrm0)\n"
-	"  -g, --group NAME       members of group NAME may read the store (and\n"
-	"                         the agents' view); others may not (default: root)\n"
+	"  -g, --store-group GROUP  the group that may read the store and the view\n"
+	"                         besides root: directories root:GROUP 0750, files\n"
+	"                         0640 (default: root's group); --group is the same\n"
 	"      --view PATH        keep the store as ascii lines, as the kernel's\n"
 	"                         ascii_runtime_measurements, in PATH for agents\n"
 	"                         (default " VIEW_DEFAULT_PATH ";\n"
 	"                         on a file system the IMA policy does not measure)\n"
 	"      --no-view          keep no such view\n"
+	"  -c, --config FILE      read settings from FILE (imasnap.conf(5) format,\n"
+	"                         see imasnap-load(8)); options given here override it\n"
+	"      --check-config     parse and check the settings (FILE, default\n"
+	"                         " CONFIG_DEFAULT_PATH "), print them, exit 0 or 1\n"
 	"  -v, --verbose          libbpf debug output\n"
 	"  -h, --help             this text\n";
 
@@ -148,8 +160,7 @@ static int parse_ring_size(const char *arg)
 {
 	uint64_t val;
 
-	if (parse_count(arg, true, &val) || val < 4096 || val > (1ull << 30) ||
-	    (val & (val - 1))) {
+	if (parse_count(arg, true, &val) || !config_ring_size_ok(val)) {
 		fprintf(stderr, "imasnap-load: --ring-size %s: not a power of two from 4096 to 1G\n",
 			arg);
 		return -EINVAL;
@@ -178,18 +189,6 @@ static int check_tcti(const char *arg)
 	return -EINVAL;
 }
 
-static int parse_group(const char *arg)
-{
-	struct group *gr = *arg ? getgrnam(arg) : NULL;
-
-	if (!gr) {
-		fprintf(stderr, "imasnap-load: --group %s: no such group\n", arg);
-		return -EINVAL;
-	}
-	opts.group = gr->gr_gid;
-	return 0;
-}
-
 static int parse_option(int c, const char *arg)
 {
 	switch (c) {
@@ -207,6 +206,9 @@ static int parse_option(int c, const char *arg)
 	case 'p':
 		opts.protect = true;
 		break;
+	case 'P':
+		opts.protect = false;
+		break;
 	case 'R':
 		opts.release_protection = true;
 		break;
@@ -215,11 +217,19 @@ static int parse_option(int c, const char *arg)
 			return -EINVAL;
 		opts.tcti = arg;
 		break;
+	case 'g':
+		if (!config_group_ok(arg)) {
+			fprintf(stderr, "imasnap-load: --store-group %s: not a group name\n", arg);
+			return -EINVAL;
+		}
+		opts.store_group = arg;
+		break;
+	case 'c':
+	case 'C':
+		break;		/* read before every other option: parse_args() */
 	case 'v':
 		opts.verbose = true;
 		break;
-	case 'g':
-		return parse_group(arg);
 	case 'V':
 		opts.view = arg;
 		break;
@@ -238,6 +248,63 @@ static int parse_option(int c, const char *arg)
 	return 0;
 }
 
+/* The file's settings, as defaults that the command line overrides */
+static struct config file_cfg;
+
+static void apply_config(const struct config *cfg)
+{
+	if (cfg->set & CONFIG_SET_STORE)
+		opts.store_dir = cfg->store_dir;
+	if (cfg->set & CONFIG_SET_RING_SIZE)
+		opts.ring_size = cfg->ring_size;
+	if (cfg->set & CONFIG_SET_SNAPSHOT_ENTRIES)
+		opts.snapshot_entries = cfg->snapshot_entries;
+	if (cfg->set & CONFIG_SET_SNAPSHOT_BYTES)
+		opts.snapshot_bytes = cfg->snapshot_bytes;
+	if (cfg->set & CONFIG_SET_PROTECT)
+		opts.protect = cfg->protect;
+	if (cfg->set & CONFIG_SET_TCTI)
+		opts.tcti = cfg->tcti;
+	if (cfg->set & CONFIG_SET_STORE_GROUP)
+		opts.store_group = cfg->store_group;
+}
+
+static int load_config(void)
+{
+	char err[CONFIG_LINE_MAX + 256];
+
+	if (!opts.config)
+		return 0;
+	if (!config_load(opts.config, &file_cfg, err, sizeof(err))) {
+		apply_config(&file_cfg);
+		return 0;
+	}
+	fprintf(stderr, "imasnap-load: %s\n", err);
+	return -EINVAL;
+}
+
+/* --check-config: the effective settings, in the file's own format */
+static int check_config(void)
+{
+	struct config cfg = {
+		.ring_size = opts.ring_size,
+		.snapshot_entries = opts.snapshot_entries,
+		.snapshot_bytes = opts.snapshot_bytes,
+		.protect = opts.protect,
+	};
+
+	snprintf(cfg.store_dir, sizeof(cfg.store_dir), "%s", opts.store_dir);
+	snprintf(cfg.tcti, sizeof(cfg.tcti), "%s", opts.tcti ?: "");
+	snprintf(cfg.store_group, sizeof(cfg.store_group), "%s", opts.store_group ?: "");
+	if (opts.store_group && !getgrnam(opts.store_group)) {
+		fprintf(stderr, "imasnap-load: store_group %s: no such group\n", opts.store_group);
+		return 1;
+	}
+	printf("# %s\n", opts.config ?: "no configuration file");
+	config_print(&cfg, TPM_DEFAULT_TCTI, stdout);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -246,24 +313,45 @@ static int parse_args(int argc, char **argv)
 		{ "snapshot-entries", required_argument, NULL, 'n' },
 		{ "snapshot-bytes", required_argument, NULL, 'b' },
 		{ "protect", no_argument, NULL, 'p' },
+		{ "no-protect", no_argument, NULL, 'P' },
 		{ "release-protection", no_argument, NULL, 'R' },
 		{ "tcti", required_argument, NULL, 'T' },
+		{ "store-group", required_argument, NULL, 'g' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "view", required_argument, NULL, 'V' },
 		{ "no-view", no_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	static const char short_opts[] = "s:r:n:b:pT:g:c:vh";
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:n:b:pT:g:vh", long_opts, NULL)) != -1)
+	/* first the file, so that every other option overrides it */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+		if (c == 'c')
+			opts.config = optarg;
+		else if (c == 'C')
+			opts.check_config = true;
+	}
+	if (opts.check_config && !opts.config)
+		opts.config = CONFIG_DEFAULT_PATH;
+	if (load_config())
+		return opts.check_config ? 1 : 2;
+	opterr = 1;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1)
 		if (parse_option(c, optarg))
-			return 2;
+			return opts.check_config ? 1 : 2;
 	if (optind < argc) {
 		fprintf(stderr, "imasnap-load: unexpected argument '%s'\n%s", argv[optind], usage);
-		return 2;
+		return opts.check_config ? 1 : 2;
 	}
+	if (opts.check_config)
+		exit(check_config());
 	return 0;
 }
 
@@ -320,16 +408,16 @@ static int commit_or_retry(struct loader *l)
 	err = commit(l);
 	if (store_fault(err)) {
 		if (!l->fault_since)
-			fprintf(stderr, "imasnap-load: the store takes no writes (%s): %" PRIu64
-				" entries are durable, the kernel's list keeps the rest; retrying every %d ms\n",
-				strerror(-err), l->store.entries, FAULT_RETRY_MS);
+			say(LOG_ERR, "imasnap-load: the store takes no writes (%s): %" PRIu64
+			    " entries are durable, the kernel's list keeps the rest; retrying every %d ms\n",
+			    strerror(-err), l->store.entries, FAULT_RETRY_MS);
 		l->fault_since = l->fault_since ?: now;
 		l->retry_at = now + FAULT_RETRY_MS;
 		return 0;
 	}
 	if (!err && l->fault_since) {
-		fprintf(stderr, "imasnap-load: the store takes writes again after %" PRIu64
-			" ms: %" PRIu64 " entries durable\n", now - l->fault_since, l->store.entries);
+		say(LOG_NOTICE, "imasnap-load: the store takes writes again after %" PRIu64
+		    " ms: %" PRIu64 " entries durable\n", now - l->fault_since, l->store.entries);
 		l->fault_since = 0;
 	}
 	return err;
@@ -566,8 +654,8 @@ static int maybe_snapshot(struct loader *l)
 	} else if (err == -EBUSY || err == -EINTR) {
 		say_readers(l, now);
 	} else {
-		fprintf(stderr, "imasnap-load: automatic snapshots stopped: trim to entry %" PRIu64
-			" failed: %s\n", l->store.entries, strerror(-err));
+		say(LOG_WARNING, "imasnap-load: automatic snapshots stopped: trim to entry %" PRIu64
+		    " failed: %s\n", l->store.entries, strerror(-err));
 		l->snapshots_off = true;
 	}
 	return 0;
@@ -743,9 +831,9 @@ static int catch_up(struct loader *l)
 	if (!err)
 		err = commit(l);
 	if (!err)
-		fprintf(stderr, "imasnap-load: store %s holds %" PRIu64 " entries (%" PRIu64
-			" read from the kernel's list)\n", l->store.dir, l->store.entries,
-			l->stats.fetched);
+		say(LOG_INFO, "imasnap-load: store %s holds %" PRIu64 " entries (%" PRIu64
+		    " read from the kernel's list)\n", l->store.dir, l->store.entries,
+		    l->stats.fetched);
 	return err;
 }
 
@@ -797,6 +885,29 @@ static int pin_all(struct loader *l)
 	if (err)
 		fprintf(stderr, "cannot pin under %s: %s\n", PIN_DIR, strerror(-err));
 	return err;
+}
+
+/*
+ * --store-group: GROUP's members (an attestation agent) read the store and
+ * the view, nobody else but root does; store_set_access() gives the
+ * directories root:GROUP 0750 and the files 0640 once protection allows.
+ * Without it, root's group.
+ */
+static int set_store_group(void)
+{
+	struct group *gr;
+
+	if (!opts.store_group) {
+		store_set_group(0);
+		return 0;
+	}
+	gr = getgrnam(opts.store_group);
+	if (!gr) {
+		say(LOG_ERR, "imasnap-load: store group %s: no such group\n", opts.store_group);
+		return -ENOENT;
+	}
+	store_set_group(gr->gr_gid);
+	return 0;
 }
 
 static int load_bpf(struct loader *l)
@@ -857,8 +968,9 @@ int main(int argc, char **argv)
 	 * One loader per machine, checked before anything changes: a second
 	 * loader must not rebase or cut the list (epoch_begin) of the first.
 	 */
-	store_set_group(opts.group);
-	err = take_pin_dir(&l);
+	err = set_store_group();
+	if (!err)
+		err = take_pin_dir(&l);
 	if (!err)
 		err = store_open_append(&l.store, opts.store_dir);
 	/* protection in force must recognise this loader before it changes anything */
@@ -896,16 +1008,19 @@ int main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	update_stats(&l, true);
-	fprintf(stderr, "imasnap-load: following IMA's measurements (ring %lu bytes)\n",
-		opts.ring_size);
+	say(LOG_INFO, "imasnap-load: following IMA's measurements (ring %lu bytes)\n",
+	    opts.ring_size);
+	/* ready: the store holds every entry the kernel listed before now */
+	service_notify("READY=1\nSTATUS=following IMA's measurements");
 
 	err = follow(&l);
+	service_notify("STOPPING=1");
 	if (!err)
 		err = drain(&l);
 	update_stats(&l, true);
 	if (!err)
-		fprintf(stderr, "imasnap-load: stopped; store holds %" PRIu64 " entries\n",
-			l.store.entries);
+		say(LOG_INFO, "imasnap-load: stopped; store holds %" PRIu64 " entries\n",
+		    l.store.entries);
 cleanup:
 	control_close(&l.control);
 	if (l.epoll_fd >= 0)
