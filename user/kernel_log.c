@@ -110,10 +110,6 @@ void securityfs_file(char *path, size_t size, const char *dir, const char *file)
 	snprintf(path, size, "%s/%s%s%s", securityfs_path(), dir, *file ? "/" : "", file);
 }
 
-/*
- * Whole lines (getline: a long one is not read as several), and a value of
- * digits, '-' allowed (strtoull alone also takes blanks, '+', or nothing)
- */
 int helper_readers(char *out, size_t size)
 {
 	char path[512], *line = NULL, secs[32], list[64];
@@ -142,14 +138,18 @@ int helper_readers(char *out, size_t size)
 	return 0;
 }
 
-int helper_state_value(const char *key, uint64_t *val)
+/*
+ * Whole lines (getline: a long one is not read as several), and a value of
+ * digits, '-' allowed (strtoull alone also takes blanks, '+', or nothing)
+ */
+int helper_file_value(const char *file, const char *key, uint64_t *val)
 {
 	char path[512], *line = NULL, *value, *digit, *end;
 	size_t klen = strlen(key), cap = 0;
 	int err = -ENOENT;
 	FILE *f;
 
-	securityfs_file(path, sizeof(path), "imasnap", "state");
+	securityfs_file(path, sizeof(path), "imasnap", file);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -167,6 +167,11 @@ int helper_state_value(const char *key, uint64_t *val)
 	if (err)
 		fprintf(stderr, "%s: no \"%s:\" line\n", path, key);
 	return err;
+}
+
+int helper_state_value(const char *key, uint64_t *val)
+{
+	return helper_file_value("state", key, val);
 }
 
 /*
