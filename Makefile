@@ -25,13 +25,14 @@ LIBBPF_LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
 TSS_LIBS := -ltss2-esys -ltss2-tctildr -ltss2-rc
 CRYPTO_LIBS := -lcrypto
 
-LIB_SRCS := user/config.c user/service.c user/log.c user/replay.c user/stream.c user/pcrfile.c user/store.c user/kernel_log.c user/snapshot.c \
+LIB_SRCS := user/config.c user/service.c user/log.c user/replay.c user/stream.c user/pcrfile.c \
+	    user/store.c user/kernel_log.c user/snapshot.c user/view.c \
 	    user/status.c user/control.c user/epoch.c user/tpm.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
-.PHONY: all clean test test-all unit-test module vmlinux.h-regen custom-kernel custom-kernel-module \
+.PHONY: all clean test test-all test-host unit-test module vmlinux.h-regen custom-kernel custom-kernel-module \
 	install uninstall deb pkg-test
 all: imasnap-load imasnap module $(OUTPUT)/measure
 
@@ -130,7 +131,7 @@ install: imasnap-load imasnap
 		$(DESTDIR)$(STATEDIR)
 	$(INSTALL) -m 0755 imasnap-load imasnap $(DESTDIR)$(SBINDIR)/
 	for f in $(LIBEXEC_SCRIPTS); do \
-		sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/$$f > $(DESTDIR)$(LIBEXECDIR)/$$f && \
+		sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/$$f > $(DESTDIR)$(LIBEXECDIR)/$$f && \
 		chmod 0755 $(DESTDIR)$(LIBEXECDIR)/$$f || exit 1; done
 	$(INSTALL) -m 0644 man/imasnap.8 man/imasnap-load.8 $(DESTDIR)$(MANDIR)/man8/
 	for u in $(UNITS); do \
@@ -162,6 +163,12 @@ deb:
 # build from /usr/src alone and the packages (test/pkg/run.sh); CI runs it.
 pkg-test: imasnap-load imasnap
 	@test/pkg/run.sh
+
+# The host test bed alone (docs/testing-host.md): the packages from `make
+# deb` in a Debian 12 image with systemd, a chain of boots with kexec and a
+# reboot. `make test-all` runs it too.
+test-host: all
+	test/run-tests.sh test/host/*.bats
 
 clean:
 	rm -rf $(OUTPUT) imasnap-load imasnap
