@@ -443,6 +443,7 @@ hold_descriptor() {
 	chmod 777 "$SAVED"
 	# ext4 is measured: read the store as a user the policy does not measure
 	AS_READER=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	LOADER_ARGS=(--group nogroup)	# the store is root's and the group's only
 	check() {
 		denied unlink "$LOG"
 		denied rename "$LOG" "$STORE/moved"
