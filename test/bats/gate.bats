@@ -142,6 +142,56 @@ bg_open() {
 	no_kernel_problems
 }
 
+@test "gate: an open helper file (state, trim) holds the module: rmmod is refused as in use, the file still works, and rmmod goes through once it is closed" {
+	insmod "$KO"
+	exec 7<"$SNAP/state" 8>"$SNAP/persisted"
+	run rmmod imasnap
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"in use"* ]]
+	loaded
+	grep -q '^version: ' <&7
+	exec 7<&-
+	run rmmod imasnap
+	[ "$status" -ne 0 ]
+	exec 8>&-
+	rmmod imasnap
+	run loaded
+	[ "$status" -ne 0 ]
+	no_kernel_problems
+}
+
+@test "gate: opens of the helper's own files (state, trim, rebase, persisted) racing 40 unload/reload cycles: no kernel warning, every open succeeds or fails cleanly (ENODEV while rmmod runs)" {
+	local d=$BATS_TEST_TMPDIR i f t0 files=()
+	for f in state trim rebase persisted; do
+		files+=("$SNAP/$f")
+	done
+	nice -n 10 python3 "$LISTFILE" loop "$d/stop" "${files[@]}" >"$d/loop" &
+	BG_PIDS+=($!)
+	t0=$SECONDS
+	# the helper whose files' fops it owned warned within N cycles
+	for ((i = 0; i < 40; i++)); do
+		insmod "$KO"
+		rmmod imasnap || unload
+	done
+	touch "$d/stop"
+	wait "${BG_PIDS[0]}"
+	BG_PIDS=()
+	echo "40 cycles in $((SECONDS - t0)) s; opens: $(cat "$d/loop")"
+	[[ $(cat "$d/loop") =~ (^| )state:ro:ok\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[2]}" -ge 40 ]
+	[[ $(cat "$d/loop") =~ (^| )trim:wo:ok\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[2]}" -ge 40 ]
+	# the opens met rmmod at work: refused cleanly, not warned about
+	[[ $(cat "$d/loop") =~ :ENODEV\ [0-9]+ ]]
+	# nothing but ok, gone (ENOENT) and ENODEV
+	local bad
+	bad=$(grep -Eo '[a-z]+:[a-z0-9]+:[A-Za-z-]+' "$d/loop" |
+		grep -Ev ':(ok|ENOENT|ENODEV)$' || true)
+	[ -z "$bad" ]
+	no_kernel_problems
+}
+
 @test "gate: reboot_wait_ms takes 0..60000 ms; larger values are refused at insmod and through sysfs, changing nothing" {
 	run insmod "$KO" reboot_wait_ms=60001
 	echo "$output"

@@ -4,6 +4,19 @@
 # list entries and the kernel log of the test. Expects ASCII (the kernel's
 # ascii list) and a kmsg_mark in setup.
 
+# The checker (test/tools/imasnap-check.py): parses binary lists,
+# snapshot_aggregate records and the state file, replays per PCR and per bank,
+# issues control file writes and reports errno.
+CHECKER=$TREE/test/tools/imasnap-check.py
+
+checker() {
+	python3 "$CHECKER" "$@"
+}
+
+list_len() {
+	wc -l <"$ASCII"
+}
+
 loaded() {
 	grep -q '^imasnap ' /proc/modules
 }
@@ -37,6 +50,36 @@ wait_in_kernel() {
 	done
 	echo "no process waits in $1" >&2
 	return 1
+}
+
+# trim_all_measuring_before_the_record DIR: trims the whole list while a
+# measurement lands between the trim's look at the list and its record: the
+# measurement is then the new head, the snapshot_aggregate (HEAD_SET clear)
+# after it. Leaves the lists before and after in DIR/old and DIR/new and the
+# count trimmed in DIR/n. Needs the helper loaded and $WORK.
+trim_all_measuring_before_the_record() {
+	local t=$1 n trim
+	echo 30000 >/sys/module/imasnap/parameters/reader_wait_ms
+	n=$(list_len)
+	echo "$n" >"$t/n"
+	cp "$BIN" "$t/old"
+	# an open list file holds the trim between reading the list and
+	# appending its record (children must not inherit fd 7)
+	exec 7<"$BIN"
+	checker trim "$n" "$(nth_digest "$n")" >"$t/trim.out" 7<&- &
+	trim=$!
+	BG_PIDS+=("$trim")
+	wait_in_kernel readers_block
+	echo "imasnap between $RANDOM" >"$WORK/between"
+	read -r _ <"$WORK/between"
+	exec 7<&-
+	wait "$trim"
+	[ "$(cat "$t/trim.out")" = OK ]
+	echo 1000 >/sys/module/imasnap/parameters/reader_wait_ms
+	cp "$BIN" "$t/new"
+	cat "$ASCII"
+	[ "$(sed -n 1p "$ASCII" | cut -d' ' -f5)" = "$WORK/between" ]
+	[ "$(sed -n 2p "$ASCII" | cut -d' ' -f5)" = snapshot_aggregate ]
 }
 
 # Kernel warnings, list corruption reports or oopses since the test began

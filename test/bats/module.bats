@@ -17,19 +17,6 @@ SNAP=/sys/kernel/security/imasnap
 BIN=$IMA_DIR/binary_runtime_measurements
 ASCII=$IMA_DIR/ascii_runtime_measurements
 
-# The checker (test/tools/imasnap-check.py): parses binary lists,
-# snapshot_aggregate records and the state file, replays per PCR and per bank,
-# issues control file writes and reports errno.
-CHECKER=$TREE/test/tools/imasnap-check.py
-
-checker() {
-	python3 "$CHECKER" "$@"
-}
-
-list_len() {
-	wc -l <"$ASCII"
-}
-
 # trim_checked N: trims the first N entries through the control file (naming
 # entry N's digest) and checks, against copies of the list and the state
 # taken before and after, that exactly those went, a snapshot_aggregate
@@ -455,29 +442,10 @@ teardown() {
 
 @test "module: a measurement that lands before the record of a trim that emptied the list does not stop a reload" {
 	insmod "$KO"
-	echo 30000 >/sys/module/imasnap/parameters/reader_wait_ms
 	measure_files 2 "$WORK"
-	local n trim st t=$BATS_TEST_TMPDIR
-	n=$(list_len)
-	cp "$BIN" "$t/old"
-	# an open list file holds the trim between reading the list and
-	# appending its record (children must not inherit fd 7)
-	exec 7<"$BIN"
-	checker trim "$n" "$(nth_digest "$n")" >"$t/trim.out" 7<&- &
-	trim=$!
-	BG_PIDS+=("$trim")
-	wait_in_kernel readers_block
-	echo "imasnap between $RANDOM" >"$WORK/between"
-	read -r _ <"$WORK/between"
-	exec 7<&-
-	wait "$trim"
-	[ "$(cat "$t/trim.out")" = OK ]
-	cp "$BIN" "$t/new"
-	cat "$ASCII"
-	# the measurement is the new head, the record (HEAD_SET clear) after it
-	[ "$(sed -n 1p "$ASCII" | cut -d' ' -f5)" = "$WORK/between" ]
-	[ "$(sed -n 2p "$ASCII" | cut -d' ' -f5)" = snapshot_aggregate ]
-	checker check-trim-concurrent "$t/old" "$t/new" "$n"
+	local st t=$BATS_TEST_TMPDIR
+	trim_all_measuring_before_the_record "$t"
+	checker check-trim-concurrent "$t/old" "$t/new" "$(cat "$t/n")"
 	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
 	unload
 	insmod "$KO"

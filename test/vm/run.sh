@@ -22,7 +22,9 @@
 #                     benchmark), print its output, count it as one test
 #   --env NAME=VALUE  export NAME in the guest's test environment (repeatable;
 #                     the guest inherits nothing else from the host's);
-#                     IMASNAP_BATS_FILTER=REGEX runs only matching tests
+#                     IMASNAP_BATS_FILTER=REGEX runs only matching tests; a bats
+#                     file's lines "# vm-env: NAME=VALUE" add to these;
+#                     IMASNAP_IMA_POLICY=none: no IMA policy is written
 #   --chain           run the bats files one per boot, in order: a file ends
 #                     its boot with a kexec or a reboot by writing "kexec" or
 #                     "reboot" to $IMASNAP_RESULTS/next-boot (the guest then
@@ -114,6 +116,11 @@ while (($#)); do
 	shift
 done
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
+# A bats file may name what its boot needs: lines "# vm-env: NAME=VALUE"
+# (as --env; e.g. IMASNAP_IMA_POLICY=none: guest-run.sh writes no policy).
+for f in "${FILES[@]}"; do
+	[[ $f != *.bats || ! -f $f ]] || mapfile -t -O "${#ENVS[@]}" ENVS < <(sed -n 's/^# vm-env: //p' "$f")
+done
 for e in "${ENVS[@]}"; do
 	[[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants NAME=VALUE, not '$e'"
 done
