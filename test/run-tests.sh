@@ -17,7 +17,9 @@
 #      "debian ima-kexec"); a kernel named there that is not built
 #      (`make custom-kernel-module`) is a failure, not a skip; with
 #      IMASNAP_CUSTOM_MODULE_SUITE=1 also the helper's own suite (module.bats)
-#      on the ima-kexec kernel; then two short chains on Debian's kernel:
+#      on the ima-kexec kernel; with IMASNAP_ALL=1 the concurrency soak
+#      (soak.bats, IMASNAP_SOAK_ROUNDS, default 24) on it; then two short
+#      chains on Debian's kernel:
 #      test/kexec/reboot-wait*.bats (the reboot notifier's timeout) and
 #      test/faults/powercut-*.bats (power cut while the loader writes).
 # Ends with exactly one line "N passed, N failed"; exits 1 if anything failed.
@@ -253,6 +255,11 @@ if ((RUN_CHAIN)); then
 		# more under TCG, so only on request
 		[[ $k == debian || -z ${IMASNAP_CUSTOM_MODULE_SUITE:-} ]] ||
 			boot "$k module" ima-ng --kernel "$k" -- "$TOP/test/bats/module.bats"
+		# the concurrency soak (test/bats/soak.bats), longer, under
+		# lockdep and KASAN
+		[[ $k == debian || ${IMASNAP_ALL:-} != 1 ]] ||
+			boot "$k soak" ima-ng --kernel "$k" \
+				--env "IMASNAP_SOAK_ROUNDS=${IMASNAP_SOAK_ROUNDS:-24}" -- "$TOP/test/bats/soak.bats"
 		# a list carried over kexec into Debian's kernel, whose restored
 		# entries are in no hash table: trims must not touch their hnext
 		[[ $k == debian ]] ||

@@ -152,21 +152,6 @@ record_offset() {
 	stop_loader
 }
 
-# snapshot_bounded: imasnap snapshot, retried while readers keep the list
-# busy (EBUSY: the helper waits for them boundedly), 50 times at most
-snapshot_bounded() {
-	local t
-	for ((t = 0; t < 50; t++)); do
-		run "$CLI" snapshot --store "$STORE"
-		[[ $status -eq 0 ]] && return 0
-		echo "snapshot: $output"
-		[[ $output == *"try again"* ]] || return 1
-		sleep 0.2
-	done
-	echo "snapshot still refused after 50 tries: readers never let go" >&2
-	return 1
-}
-
 @test "20 snapshot cycles while 4 writers measure and a reader reads both lists: verify after every cycle" {
 	local mark reads=$BATS_TEST_TMPDIR/reads i w r
 	mark=$(kmsg_mark)
