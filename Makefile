@@ -31,8 +31,8 @@ LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
-.PHONY: all clean test test-all unit-test module vmlinux.h-regen custom-kernel custom-kernel-module
-all: imasnap-load imasnap module $(OUTPUT)/measure
+.PHONY: all clean test test-all unit-test module test-kmod vmlinux.h-regen custom-kernel custom-kernel-module
+all: imasnap-load imasnap module test-kmod $(OUTPUT)/measure
 
 $(OUTPUT) $(OUTPUT)/unit:
 	mkdir -p $@
@@ -65,6 +65,10 @@ $(OUTPUT)/measure: test/tools/measure.c | $(OUTPUT)
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel-helper modules
+
+# modules for the tests only (test/kmod), for the same kernel
+test-kmod:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/test/kmod modules
 
 # The test bed's second kernel: CONFIG_IMA_KEXEC, lockdep, KASAN and list
 # debugging (test/vm/custom-kernel.sh; ~35 minutes on 2 cores the first time,
@@ -108,6 +112,7 @@ test-all: all custom-kernel-module
 clean:
 	rm -rf $(OUTPUT) imasnap-load imasnap
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel-helper clean
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/test/kmod clean
 
 # Sanitizer builds (docs/testing-fuzz.md): the library sources compiled again
 # with clang and ASan+UBSan into object directories of their own, so they

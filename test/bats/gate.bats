@@ -4,7 +4,9 @@
 # The kernel helper's gate on IMA's list files (kernel-helper/readers.c) and
 # its module life cycle, and the bound on reboot_wait_ms (reboot.c). Each test
 # loads the module itself and unloads it in teardown. The reboot notifier's
-# own paths need a reboot: test/kexec/reboot-wait*.bats (a chain).
+# paths that end in a reboot: test/kexec/reboot-wait*.bats (a chain); the
+# one where the reboot does not happen: here, through a test module
+# (test/kmod/imasnap_test_reboot.c) that runs the notifier and returns.
 #
 # Run alone with: test/vm/run.sh test/bats/gate.bats
 
@@ -19,6 +21,7 @@ ASCII=$IMA_DIR/ascii_runtime_measurements
 # a command, not a function: a background job's $! is then the python
 # process, whose kernel stack the tests look at
 LISTFILE=$TREE/test/tools/listfile.py
+REBOOT_KO=$TREE/test/kmod/imasnap_test_reboot.ko
 
 setup() {
 	helper_setup
@@ -207,5 +210,38 @@ bg_open() {
 	[ "$(cat "$PARAMS/reboot_wait_ms")" = 60000 ]
 	echo 0 >"$PARAMS/reboot_wait_ms"
 	[ "$(cat "$PARAMS/reboot_wait_ms")" = 0 ]
+	no_kernel_problems
+}
+
+@test "gate: a reboot whose notifier ran but that did not happen: measurement and trims wait while the notifier's worker holds IMA's mutex, then resume after reboot_wait_ms + 30 s, with a warning" {
+	[[ -f $REBOOT_KO ]] || { echo "$REBOOT_KO is not built (make test-kmod)" >&2; return 1; }
+	insmod "$KO" reboot_wait_ms=0
+	measure_files 2 "$WORK"
+	local t=$BATS_TEST_TMPDIR n i late
+	n=$(list_len)
+	insmod "$REBOOT_KO"
+	rmmod imasnap_test_reboot
+	kmsg_since | grep -q 'measurement suspended at'
+	# a measurement now waits for IMA's list mutex, before the TPM extend
+	echo "imasnap late $RANDOM" >"$WORK/late"
+	(read -r _ <"$WORK/late" && touch "$t/late-done") 3>&- 7<&- &
+	late=$!
+	BG_PIDS+=("$late")
+	wait_in_kernel ima_add_template_entry "$late"
+	[ ! -e "$t/late-done" ]
+	[ "$(list_len)" -eq "$n" ]
+	# and trims are refused, changing nothing
+	[ "$(checker trim 1 "$(nth_digest 1)")" = ESHUTDOWN ]
+	[ "$(list_len)" -eq "$n" ]
+	# reboot_wait_ms (0) + 30 s later the worker gives the mutex back
+	for ((i = 0; i < 900 && ! -e $t/late-done; i++)); do
+		sleep 0.1
+	done
+	[ -e "$t/late-done" ]
+	kmsg_since | grep -q "the reboot failed? IMA's list mutex is given back, measurement and trims resume"
+	[ "$(list_len)" -eq $((n + 1)) ]
+	[ "$(ascii_entry "$ASCII" "$WORK/late" | cut -d' ' -f5)" = "$WORK/late" ]
+	[ "$(checker trim 1 "$(nth_digest 1)")" = OK ]
+	checker replay
 	no_kernel_problems
 }
