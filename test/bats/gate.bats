@@ -13,23 +13,12 @@
 load helpers
 load module-helpers
 
-SNAP=/sys/kernel/security/imasnap
 PARAMS=/sys/module/imasnap/parameters
-BIN=$IMA_DIR/binary_runtime_measurements
-ASCII=$IMA_DIR/ascii_runtime_measurements
 
 # a command, not a function: a background job's $! is then the python
 # process, whose kernel stack the tests look at
 LISTFILE=$TREE/test/tools/listfile.py
 REBOOT_KO=$TREE/test/kmod/imasnap_test_reboot.ko
-
-setup() {
-	helper_setup
-}
-
-teardown() {
-	helper_teardown
-}
 
 # bg_open MODE PATH NAME: listfile open in the background, without fd 7,
 # output in $BATS_TEST_TMPDIR/NAME.out (a copy of what it read in NAME.copy);
@@ -39,6 +28,25 @@ bg_open() {
 		>"$BATS_TEST_TMPDIR/$3.out" 7<&- &
 	BG=$!
 	BG_PIDS+=("$BG")
+}
+
+# reload_cycles N PATH...: N insmod/rmmod cycles while one process, niced
+# so that the cycles get the CPUs they need, opens each PATH in every mode
+# (listfile.py loop: a malformed list fails the test); the outcomes counted
+# in $BATS_TEST_TMPDIR/loop
+reload_cycles() {
+	local n=$1 d=$BATS_TEST_TMPDIR i t0=$SECONDS
+	shift
+	nice -n 10 python3 "$LISTFILE" loop "$d/stop" "$@" >"$d/loop" &
+	BG_PIDS+=($!)
+	for ((i = 0; i < n; i++)); do
+		insmod "$KO"
+		rmmod imasnap || unload
+	done
+	touch "$d/stop"
+	wait "${BG_PIDS[-1]}"
+	BG_PIDS=()
+	echo "$n cycles in $((SECONDS - t0)) s; opens: $(cat "$d/loop")"
 }
 
 @test "gate: an O_ACCMODE 3 open waiting at the gate does not hide a real reader: the trim fails with EBUSY, nothing changed" {
@@ -122,21 +130,10 @@ bg_open() {
 }
 
 @test "gate: opens of both list files (read-only, read-write, O_ACCMODE 3) racing 100 unload/reload cycles: no kernel warning, every open succeeds with a well-formed list or fails cleanly" {
-	local d=$BATS_TEST_TMPDIR i m t0
+	local d=$BATS_TEST_TMPDIR m
 	measure_files 2 "$WORK"
-	# one process for both files, niced: the cycles get the CPUs they need
-	nice -n 10 python3 "$LISTFILE" loop "$d/stop" "$BIN" "$ASCII" >"$d/loop" &
-	BG_PIDS+=($!)
-	t0=$SECONDS
 	# the unfixed helper warned within 7 cycles
-	for ((i = 0; i < 100; i++)); do
-		insmod "$KO"
-		rmmod imasnap || unload
-	done
-	touch "$d/stop"
-	wait "${BG_PIDS[0]}"
-	BG_PIDS=()
-	echo "100 cycles in $((SECONDS - t0)) s; opens: $(cat "$d/loop")"
+	reload_cycles 100 "$BIN" "$ASCII"
 	# every mode opened the files during the cycles, two times a cycle
 	for m in ro rw acc3; do
 		[[ $(cat "$d/loop") =~ (^| )$m:ok\ ([0-9]+) ]]
@@ -165,22 +162,8 @@ bg_open() {
 }
 
 @test "gate: opens of the helper's own files (state, trim, rebase, persisted) racing 40 unload/reload cycles: no kernel warning, every open succeeds or fails cleanly (ENODEV while rmmod runs)" {
-	local d=$BATS_TEST_TMPDIR i f t0 files=()
-	for f in state trim rebase persisted; do
-		files+=("$SNAP/$f")
-	done
-	nice -n 10 python3 "$LISTFILE" loop "$d/stop" "${files[@]}" >"$d/loop" &
-	BG_PIDS+=($!)
-	t0=$SECONDS
-	# the helper whose files' fops it owned warned within N cycles
-	for ((i = 0; i < 40; i++)); do
-		insmod "$KO"
-		rmmod imasnap || unload
-	done
-	touch "$d/stop"
-	wait "${BG_PIDS[0]}"
-	BG_PIDS=()
-	echo "40 cycles in $((SECONDS - t0)) s; opens: $(cat "$d/loop")"
+	local d=$BATS_TEST_TMPDIR
+	reload_cycles 40 "$SNAP"/{state,trim,rebase,persisted}
 	[[ $(cat "$d/loop") =~ (^| )state:ro:ok\ ([0-9]+) ]]
 	[ "${BASH_REMATCH[2]}" -ge 40 ]
 	[[ $(cat "$d/loop") =~ (^| )trim:wo:ok\ ([0-9]+) ]]

@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# What the helper's suites (module.bats, gate.bats) share: loading state,
-# list entries and the kernel log of the test. Expects ASCII (the kernel's
-# ascii list) and a kmsg_mark in setup.
+# What the helper's suites (module, gate, recovery, soak) share: loading
+# state, list entries and the kernel log of the test, and a default setup
+# and teardown (helper_setup / helper_teardown) a suite may replace.
+
+SNAP=/sys/kernel/security/imasnap
+BIN=$IMA_DIR/binary_runtime_measurements
+ASCII=$IMA_DIR/ascii_runtime_measurements
 
 # The checker (test/tools/imasnap-check.py): parses binary lists,
 # snapshot_aggregate records and the state file, replays per PCR and per bank,
@@ -116,4 +120,12 @@ helper_teardown() {
 	done
 	unload
 	rm -rf "$WORK"
+}
+
+setup() {
+	helper_setup
+}
+
+teardown() {
+	helper_teardown
 }

@@ -13,10 +13,6 @@
 load helpers
 load module-helpers
 
-SNAP=/sys/kernel/security/imasnap
-BIN=$IMA_DIR/binary_runtime_measurements
-ASCII=$IMA_DIR/ascii_runtime_measurements
-
 # trim_checked N: trims the first N entries through the control file (naming
 # entry N's digest) and checks, against copies of the list and the state
 # taken before and after, that exactly those went, a snapshot_aggregate

@@ -15,18 +15,6 @@
 load helpers
 load module-helpers
 
-SNAP=/sys/kernel/security/imasnap
-BIN=$IMA_DIR/binary_runtime_measurements
-ASCII=$IMA_DIR/ascii_runtime_measurements
-
-setup() {
-	helper_setup
-}
-
-teardown() {
-	helper_teardown
-}
-
 # The test bed's policy, unless written already (the kernel takes one write
 # per boot: a second is refused, so a refused write after a first is fine).
 policy_written() {

@@ -19,15 +19,8 @@ load helpers
 load imasnap
 load module-helpers
 
-SNAP=/sys/kernel/security/imasnap
-BIN=$IMA_DIR/binary_runtime_measurements
-ASCII=$IMA_DIR/ascii_runtime_measurements
 LISTFILE=$TREE/test/tools/listfile.py
 POLICY=(--snapshot-entries 40 --snapshot-bytes 0)
-
-setup() {
-	helper_setup
-}
 
 teardown() {
 	loader_teardown
