@@ -18,7 +18,7 @@
 #      (`make custom-kernel-module`) is a failure, not a skip; with
 #      IMASNAP_CUSTOM_MODULE_SUITE=1 also the helper's own suite (module.bats)
 #      on the ima-kexec kernel; with IMASNAP_ALL=1 the concurrency soak
-#      (soak.bats, IMASNAP_SOAK_ROUNDS, default 24) on it; then two short
+#      (soak.bats, IMASNAP_SOAK_ROUNDS, default 12) on it; then two short
 #      chains on Debian's kernel:
 #      test/kexec/reboot-wait*.bats (the reboot notifier's timeout) and
 #      test/faults/powercut-*.bats (power cut while the loader writes).
@@ -258,8 +258,9 @@ if ((RUN_CHAIN)); then
 		# the concurrency soak (test/bats/soak.bats), longer, under
 		# lockdep and KASAN
 		[[ $k == debian || ${IMASNAP_ALL:-} != 1 ]] ||
-			boot "$k soak" ima-ng --kernel "$k" \
-				--env "IMASNAP_SOAK_ROUNDS=${IMASNAP_SOAK_ROUNDS:-24}" -- "$TOP/test/bats/soak.bats"
+			boot "$k soak" ima-ng --kernel "$k" --timeout 3000 \
+				--env "IMASNAP_SOAK_ROUNDS=${IMASNAP_SOAK_ROUNDS:-12}" \
+				--env BATS_TEST_TIMEOUT=2700 -- "$TOP/test/bats/soak.bats"
 		# a list carried over kexec into Debian's kernel, whose restored
 		# entries are in no hash table: trims must not touch their hnext
 		[[ $k == debian ]] ||
