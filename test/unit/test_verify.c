@@ -262,9 +262,22 @@ static void test_epoch_file(void)
 		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 1 000000000000000000000000000000000000000\n",
 		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase -1 0000000000000000000000000000000000000000\n",
 		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nextra\n",
+		/* strict: only what the loader writes (lowercase, one space, one of each) */
+		"epoch 01234567-89AB-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 0123456789ABCDEF0123456789abcdef\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 1 00112233445566778899AABBCCDDEEFF00112233\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\r\nboot 01234567-89ab-cdef-0123-456789abcdef\n",
+		"epoch  01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef \nboot 01234567-89ab-cdef-0123-456789abcdef\n",
+		"boot 01234567-89ab-cdef-0123-456789abcdef\nepoch 01234567-89ab-cdef-0123-456789abcdef\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\n\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase +1 0000000000000000000000000000000000000000\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 18446744073709551616 0000000000000000000000000000000000000000\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 1  0000000000000000000000000000000000000000\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 1 0000000000000000000000000000000000000000\nbase 1 0000000000000000000000000000000000000000\n",
 	};
 	static const char good[] =
-		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 0123456789ABCDEF0123456789abcdef\n"
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 0123456789abcdef0123456789abcdef\n"
 		"base 12 00112233445566778899aabbccddeeff00112233\n";
 	struct epoch_file ef;
 	size_t i;
@@ -276,7 +289,7 @@ static void test_epoch_file(void)
 				   60, &ef), -EINVAL);
 	CHECK_INT(epoch_file_parse(good, strlen(good), &ef), 0);
 	CHECK_STR(ef.epoch, "01234567-89ab-cdef-0123-456789abcdef");
-	CHECK_STR(ef.boot, "0123456789ABCDEF0123456789abcdef");
+	CHECK_STR(ef.boot, "0123456789abcdef0123456789abcdef");
 	CHECK(ef.has_base);
 	CHECK_INT(ef.base.index, 12);
 	CHECK_MEM(ef.base.digest, "\x00\x11\x22\x33", 4);
