@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The snapshot_aggregate record's layout (README.md, "The snapshot_aggregate
+ * The snapshot_aggregate record's layout (docs/formats.md, "The snapshot_aggregate
  * entry") and the little-endian reads it takes: one copy, for the parser
  * (snapshot.c) and the fuzzer that checks it (test/fuzz/fuzz_aggregate.c).
  */
