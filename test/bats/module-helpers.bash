@@ -56,6 +56,16 @@ wait_in_kernel() {
 	return 1
 }
 
+# reload_keeps_state: unload and reload the helper, which recovers the same
+# state from the list (all of it but the list's current size)
+reload_keeps_state() {
+	local st
+	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
+	unload
+	insmod "$KO"
+	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
+}
+
 # trim_all_measuring_before_the_record DIR: trims the whole list while a
 # measurement lands between the trim's look at the list and its record: the
 # measurement is then the new head, the snapshot_aggregate (HEAD_SET clear)

@@ -62,12 +62,7 @@ teardown() {
 
 @test "module: a reload shows the same trimmed count, epoch and bases" {
 	insmod "$KO"
-	local a b
-	a=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	b=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	[ "$a" = "$b" ]
+	reload_keeps_state
 }
 
 @test "module: refused trims (wrong digest, past the end, N=0, garbage, offset, no CAP_SYS_ADMIN at open or write) change nothing" {
@@ -152,10 +147,7 @@ teardown() {
 	[ "$(($(state_value trimmed) + $(state_value epoch_start)))" -eq 0 ]
 	checker replay
 	# a reload recovers the same from the list
-	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
+	reload_keeps_state
 	no_kernel_problems
 }
 
@@ -255,11 +247,7 @@ teardown() {
 	[ "$(list_len)" -eq 1 ]
 	checker replay
 	# and the state comes back from that record alone
-	local st
-	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
+	reload_keeps_state
 	no_kernel_problems
 }
 
@@ -428,10 +416,7 @@ teardown() {
 	# trim everything before it: the violation becomes the head
 	trim_checked $((n - 1))
 	[ "$(nth_digest 1)" = 0000000000000000000000000000000000000000 ]
-	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
+	reload_keeps_state
 	checker replay
 	no_kernel_problems
 }
@@ -439,13 +424,10 @@ teardown() {
 @test "module: a measurement that lands before the record of a trim that emptied the list does not stop a reload" {
 	insmod "$KO"
 	measure_files 2 "$WORK"
-	local st t=$BATS_TEST_TMPDIR
+	local t=$BATS_TEST_TMPDIR
 	trim_all_measuring_before_the_record "$t"
 	checker check-trim-concurrent "$t/old" "$t/new" "$(cat "$t/n")"
-	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
+	reload_keeps_state
 	checker replay
 	no_kernel_problems
 }
