@@ -42,6 +42,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/dcache.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/kmemleak.h>
@@ -274,14 +275,31 @@ static void files_retire(void)
 		kmemleak_not_leak(kinds[i]);	/* NULL-safe */
 }
 
+/*
+ * securityfs_remove() unlinks a file but leaves its dentry hashed while
+ * anyone still holds it (a lookup or an open racing rmmod): the directory
+ * then stays non-empty, its removal fails, and every later insmod finds
+ * "imasnap" taken (EEXIST) until reboot. Unhashed, the file is gone for
+ * those holders' next lookup too, and the directory goes.
+ */
+static void file_remove(struct dentry *d)
+{
+	if (!d)
+		return;
+	dget(d);
+	securityfs_remove(d);
+	d_drop(d);
+	dput(d);
+}
+
 static void files_remove(void)
 {
 	int i;
 
 	for (i = ARRAY_SIZE(controls) - 1; i >= 0; i--)
-		securityfs_remove(controls[i].dentry);	/* NULL-safe */
-	securityfs_remove(state_file);
-	securityfs_remove(imasnap_dir);
+		file_remove(controls[i].dentry);
+	file_remove(state_file);
+	securityfs_remove(imasnap_dir);	/* NULL-safe */
 	files_retire();
 }
 
