@@ -217,7 +217,8 @@ reload_cycles() {
 	[ "$(checker trim 1 "$(nth_digest 1)")" = ESHUTDOWN ]
 	[ "$(list_len)" -eq "$n" ]
 	# reboot_wait_ms (0) + 30 s later the worker gives the mutex back
-	for ((i = 0; i < 900 && ! -e $t/late-done; i++)); do
+	for ((i = 0; i < 900; i++)); do
+		[[ ! -e $t/late-done ]] || break
 		sleep 0.1
 	done
 	[ -e "$t/late-done" ]
