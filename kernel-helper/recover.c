@@ -141,7 +141,8 @@ static struct list_head *list_tail(void)
  * looks at the tail under IMA's mutex that found it unchanged, no entry was
  * added and so no PCR extended. The TPM is read outside the mutex (up to
  * 24 PCRs x 4 banks of commands must not stall measurements): a measurement
- * meanwhile means reading again, at most TPM_READ_TRIES times (-EAGAIN).
+ * meanwhile means reading again, at most TPM_READ_TRIES times, then once
+ * under the mutex.
  */
 static int tpm_read_at_tail(const struct pcr_values *base,
 			    struct list_head *start, struct pcr_values *tpm,
@@ -163,9 +164,22 @@ static int tpm_read_at_tail(const struct pcr_values *base,
 			return 0;
 		}
 	}
-	pr_warn("IMA kept measuring while the TPM was read (%d tries)\n",
+	/*
+	 * IMA measures without a pause (a steady writer under a slow TPM): a
+	 * load or rebase must not fail for that. Once, read holding its mutex,
+	 * in IMA's own lock order (list mutex, then the TPM): measurements
+	 * wait for these few PCR reads, as they wait for each other's extend.
+	 */
+	pr_info("IMA kept measuring while the TPM was read (%d tries): reading it once more with measurements held\n",
 		TPM_READ_TRIES);
-	return -EAGAIN;
+	mutex_lock(ima.extend_list_mutex);
+	now = ima.measurements->prev;
+	mask |= pcrs_named(seen->next, now);
+	err = tpm_read_pcrs(mask, tpm);
+	mutex_unlock(ima.extend_list_mutex);
+	if (!err)
+		*tail = now;
+	return err;
 }
 
 /*
