@@ -161,13 +161,13 @@ reload_cycles() {
 	no_kernel_problems
 }
 
-@test "gate: opens of the helper's own files (state, trim, rebase, persisted) racing 40 unload/reload cycles: no kernel warning, every open succeeds or fails cleanly (ENODEV while rmmod runs)" {
+@test "gate: opens of the helper's own files (state, trim, rebase, persisted) racing 25 unload/reload cycles: no kernel warning, every open succeeds or fails cleanly (ENODEV while rmmod runs)" {
 	local d=$BATS_TEST_TMPDIR
-	reload_cycles 40 "$SNAP"/{state,trim,rebase,persisted}
+	reload_cycles 25 "$SNAP"/{state,trim,rebase,persisted}
 	[[ $(cat "$d/loop") =~ (^| )state:ro:ok\ ([0-9]+) ]]
-	[ "${BASH_REMATCH[2]}" -ge 40 ]
+	[ "${BASH_REMATCH[2]}" -ge 25 ]
 	[[ $(cat "$d/loop") =~ (^| )trim:wo:ok\ ([0-9]+) ]]
-	[ "${BASH_REMATCH[2]}" -ge 40 ]
+	[ "${BASH_REMATCH[2]}" -ge 25 ]
 	# the opens met rmmod at work: refused cleanly, not warned about
 	[[ $(cat "$d/loop") =~ :ENODEV\ [0-9]+ ]]
 	# nothing but ok, gone (ENOENT) and ENODEV
