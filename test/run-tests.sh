@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The project's test command (`make test` runs it). In order:
-#   1. on the host: `make unit-test`, `make unit-test-san` (ASan + UBSan) and
-#      `make fuzz-check` (every fuzz target, bounded), each counted from its
-#      last line "LABEL: N passed, N failed";
+#   1. on the host: `make unit-test`, `make unit-test-san` (ASan + UBSan),
+#      `make fuzz-check` (every fuzz target, bounded) and `make pkg-test`
+#      (make install, units, man pages, DKMS build, .debs + lintian), each
+#      counted from its last line "LABEL: N passed, N failed";
 #   2. one VM boot with ima_template=ima-ng per test/bats/*.bats file but the
 #      template files (each suite starts from a fresh kernel list and TPM);
 #   3. one VM boot per template in IMASNAP_TEMPLATE_BOOTS (default "ima-ng ima-sig
@@ -130,12 +131,14 @@ make_step() {
 	fi
 }
 
-# 1. On the host: unit tests, the same under ASan and UBSan, and every
-# fuzz target for a bounded time (test/fuzz/run.sh).
+# 1. On the host: unit tests, the same under ASan and UBSan, every fuzz
+# target for a bounded time (test/fuzz/run.sh), and the packaging
+# (test/pkg/run.sh).
 if [[ $UNIT == yes ]]; then
 	make_step unit-test unit
 	make_step unit-test-san san
 	make_step fuzz-check fuzz
+	make_step pkg-test pkg
 fi
 
 [[ -n $VM ]] || exit $((FAILED > 0))
