@@ -38,6 +38,10 @@
  *          kexec, negative when a new epoch began at a cut), entries, bytes,
  *          epoch, then "base: <pcr> <alg> <hex>" per PCR with a base and per
  *          bank the helper can hash.
+ *   stats  (0444) "key: value" lines (stats.c): kmem (kernel memory the
+ *          listed entries hold: what trimming them frees), trims, rebases,
+ *          TPM commands sent under IMA's list mutex (always 0), and per
+ *          critical section the count, longest and total hold in ns.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -61,13 +65,19 @@ module_param(reader_wait_ms, uint, 0644);
 MODULE_PARM_DESC(reader_wait_ms,
 		 "How long a trim waits for readers of IMA's list files to close them before failing with EBUSY (ms, default 1000)");
 
-unsigned int trim_batch = 128;
+unsigned int trim_batch = 4096;
 module_param(trim_batch, uint, 0644);
 MODULE_PARM_DESC(trim_batch,
-		 "Entries unlinked per hold of IMA's list mutex (1..4096, default 128)");
+		 "At most this many entries unlinked per hold of IMA's list mutex (1..4096, default 4096; trim_hold_us bounds a hold first)");
+
+unsigned int trim_hold_us = 200;
+module_param(trim_hold_us, uint, 0644);
+MODULE_PARM_DESC(trim_hold_us,
+		 "A trim gives IMA's list mutex back after holding it this long (us, 1..100000, default 200)");
 
 static struct dentry *imasnap_dir;
 static struct dentry *state_file;
+static struct dentry *stats_file;
 
 static int state_show(struct seq_file *m, void *v)
 {
@@ -225,7 +235,7 @@ struct file_kind {
 	const struct file_operations *real;
 };
 
-static struct file_kind *state_kind, *control_kind;
+static struct file_kind *state_kind, *stats_kind, *control_kind;
 static atomic_t file_open_inside = ATOMIC_INIT(0);
 
 static int file_open(struct inode *inode, struct file *file)
@@ -260,7 +270,7 @@ static struct file_kind *file_kind_alloc(const struct file_operations *real)
 /* After the files are removed: nothing may enter this module through them. */
 static void files_retire(void)
 {
-	struct file_kind *kinds[] = { state_kind, control_kind };
+	struct file_kind *kinds[] = { state_kind, stats_kind, control_kind };
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(kinds); i++)
@@ -298,6 +308,7 @@ static void files_remove(void)
 
 	for (i = ARRAY_SIZE(controls) - 1; i >= 0; i--)
 		file_remove(controls[i].dentry);
+	file_remove(stats_file);
 	file_remove(state_file);
 	securityfs_remove(imasnap_dir);	/* NULL-safe */
 	files_retire();
@@ -323,12 +334,14 @@ static int files_create(void)
 	int i, err;
 
 	state_kind = file_kind_alloc(&state_fops);
+	stats_kind = file_kind_alloc(&stats_fops);
 	control_kind = file_kind_alloc(&control_fops);
-	if (!state_kind || !control_kind) {
+	if (!state_kind || !stats_kind || !control_kind) {
 		/* nothing installed yet */
 		kfree(state_kind);
+		kfree(stats_kind);
 		kfree(control_kind);
-		state_kind = control_kind = NULL;
+		state_kind = stats_kind = control_kind = NULL;
 		return -ENOMEM;
 	}
 	imasnap_dir = securityfs_create_dir("imasnap", NULL);
@@ -340,6 +353,8 @@ static int files_create(void)
 		return err;
 	}
 	err = file_create(&state_file, "state", 0444, NULL, state_kind);
+	if (!err)
+		err = file_create(&stats_file, "stats", 0444, NULL, stats_kind);
 	for (i = 0; !err && i < ARRAY_SIZE(controls); i++)
 		err = file_create(&controls[i].dentry, controls[i].name, 0200,
 				  &controls[i], control_kind);
