@@ -31,7 +31,7 @@ LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
-.PHONY: all clean test test-all unit-test module test-kmod vmlinux.h-regen custom-kernel custom-kernel-module \
+.PHONY: all clean test test-all test-host unit-test module test-kmod vmlinux.h-regen custom-kernel custom-kernel-module \
 	install uninstall deb pkg-test
 all: imasnap-load imasnap module test-kmod $(OUTPUT)/measure
 
@@ -166,6 +166,12 @@ deb:
 # build from /usr/src alone and the packages (test/pkg/run.sh); CI runs it.
 pkg-test: imasnap-load imasnap
 	@test/pkg/run.sh
+
+# The host test bed alone (docs/testing-host.md): the packages from `make
+# deb` in a Debian 12 image with systemd, a chain of boots with kexec and a
+# reboot. `make test-all` runs it too.
+test-host: all
+	test/run-tests.sh test/host/*.bats
 
 clean:
 	rm -rf $(OUTPUT) imasnap-load imasnap
