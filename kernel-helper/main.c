@@ -77,6 +77,7 @@ MODULE_PARM_DESC(trim_hold_us,
 
 static struct dentry *imasnap_dir;
 static struct dentry *state_file;
+static struct dentry *readers_file;
 static struct dentry *stats_file;
 
 static int state_show(struct seq_file *m, void *v)
@@ -110,6 +111,7 @@ static int state_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(state);
+DEFINE_SHOW_ATTRIBUTE(readers);
 
 static int trim_command(char *cmd, size_t len)
 {
@@ -235,7 +237,7 @@ struct file_kind {
 	const struct file_operations *real;
 };
 
-static struct file_kind *state_kind, *stats_kind, *control_kind;
+static struct file_kind *state_kind, *readers_kind, *stats_kind, *control_kind;
 static atomic_t file_open_inside = ATOMIC_INIT(0);
 
 static int file_open(struct inode *inode, struct file *file)
@@ -270,7 +272,7 @@ static struct file_kind *file_kind_alloc(const struct file_operations *real)
 /* After the files are removed: nothing may enter this module through them. */
 static void files_retire(void)
 {
-	struct file_kind *kinds[] = { state_kind, stats_kind, control_kind };
+	struct file_kind *kinds[] = { state_kind, readers_kind, stats_kind, control_kind };
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(kinds); i++)
@@ -308,6 +310,7 @@ static void files_remove(void)
 
 	for (i = ARRAY_SIZE(controls) - 1; i >= 0; i--)
 		file_remove(controls[i].dentry);
+	file_remove(readers_file);
 	file_remove(stats_file);
 	file_remove(state_file);
 	securityfs_remove(imasnap_dir);	/* NULL-safe */
@@ -334,14 +337,16 @@ static int files_create(void)
 	int i, err;
 
 	state_kind = file_kind_alloc(&state_fops);
+	readers_kind = file_kind_alloc(&readers_fops);
 	stats_kind = file_kind_alloc(&stats_fops);
 	control_kind = file_kind_alloc(&control_fops);
-	if (!state_kind || !stats_kind || !control_kind) {
+	if (!state_kind || !readers_kind || !stats_kind || !control_kind) {
 		/* nothing installed yet */
 		kfree(state_kind);
+		kfree(readers_kind);
 		kfree(stats_kind);
 		kfree(control_kind);
-		state_kind = stats_kind = control_kind = NULL;
+		state_kind = readers_kind = stats_kind = control_kind = NULL;
 		return -ENOMEM;
 	}
 	imasnap_dir = securityfs_create_dir("imasnap", NULL);
@@ -353,6 +358,9 @@ static int files_create(void)
 		return err;
 	}
 	err = file_create(&state_file, "state", 0444, NULL, state_kind);
+	/* as IMA's own lists: whose processes hold them is root's to know */
+	if (!err)
+		err = file_create(&readers_file, "readers", 0440, NULL, readers_kind);
 	if (!err)
 		err = file_create(&stats_file, "stats", 0444, NULL, stats_kind);
 	for (i = 0; !err && i < ARRAY_SIZE(controls); i++)
