@@ -31,7 +31,7 @@ LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
-.PHONY: all clean test test-all unit-test module vmlinux.h-regen custom-kernel custom-kernel-module
+.PHONY: all clean test test-all unit-test host-test module vmlinux.h-regen custom-kernel custom-kernel-module
 all: imasnap-load imasnap module $(OUTPUT)/measure
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -52,13 +52,14 @@ $(OUTPUT)/imasnap-load.o: $(OUTPUT)/imasnap.skel.h $(OUTPUT)/protect.skel.h
 
 # BPF LSM protection of the store (the loader only: it needs libbpf)
 $(OUTPUT)/protect.o: $(OUTPUT)/protect.skel.h bpf/protect.h
-LOADER_OBJS := $(OUTPUT)/protect.o
+# The kernel's prerequisites (both programs; it reads BTF with libbpf)
+LOADER_OBJS := $(OUTPUT)/protect.o $(OUTPUT)/prereq.o
 
 imasnap-load: $(OUTPUT)/imasnap-load.o $(LOADER_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 
-imasnap: $(OUTPUT)/imasnap.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
+imasnap: $(OUTPUT)/imasnap.o $(OUTPUT)/prereq.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 
 $(OUTPUT)/measure: test/tools/measure.c | $(OUTPUT)
 	$(CC) $(CFLAGS) $< -o $@
@@ -92,6 +93,10 @@ $(OUTPUT)/unit/%: test/unit/%.c test/unit/unit.h $(LIB_OBJS) | $(OUTPUT)/unit
 
 unit-test: $(UNIT_TESTS)
 	@test/unit/run.sh $(UNIT_TESTS)
+
+# The kernel prerequisite checks on this host's own kernel (no IMA here)
+host-test: imasnap imasnap-load
+	@test/host/check.sh
 
 # `make test` is CI's set and the README's test command: unit tests, every
 # suite and the kexec chain on Debian's kernel; it must finish within CI's

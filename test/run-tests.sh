@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The project's test command (`make test` runs it). In order:
-#   1. on the host: `make unit-test`, `make unit-test-san` (ASan + UBSan) and
-#      `make fuzz-check` (every fuzz target, bounded), each counted from its
-#      last line "LABEL: N passed, N failed";
+#   1. on the host: `make unit-test`, `make host-test` (the kernel
+#      prerequisite checks on this host's own kernel), `make unit-test-san`
+#      (ASan + UBSan) and `make fuzz-check` (every fuzz target, bounded),
+#      each counted from its last line "LABEL: N passed, N failed";
 #   2. one VM boot with ima_template=ima-ng per test/bats/*.bats file but the
 #      template files (each suite starts from a fresh kernel list and TPM);
 #   3. one VM boot per template in IMASNAP_TEMPLATE_BOOTS (default "ima-ng ima-sig
@@ -132,6 +133,7 @@ make_step() {
 # fuzz target for a bounded time (test/fuzz/run.sh).
 if [[ $UNIT == yes ]]; then
 	make_step unit-test unit
+	make_step host-test host
 	make_step unit-test-san san
 	make_step fuzz-check fuzz
 fi

@@ -34,6 +34,7 @@
 #include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
+#include "prereq.h"
 #include "protect.h"
 #include "snapshot.h"
 #include "status.h"
@@ -768,6 +769,12 @@ int main(int argc, char **argv)
 		return protect_release(PIN_DIR, opts.store_dir) ? 1 : 0;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+
+	/* a kernel without what capture needs: say what, before anything is created */
+	if (prereq_check(PREREQ_CAPTURE | (opts.protect ? PREREQ_BPF_LSM : 0), false, stderr)) {
+		fprintf(stderr, "imasnap-load: this kernel lacks what imasnap-load needs (above); nothing was loaded or created\n");
+		return 1;
+	}
 
 	/*
 	 * One loader per machine, checked before anything changes: a second
