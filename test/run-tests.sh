@@ -12,6 +12,13 @@
 #      ima fmt:d-ng|n-ng|iuid|igid|imode", the last a custom
 #      ima_template_fmt) running the template files (IMASNAP_TEMPLATE_FILES,
 #      default test/bats/templates.bats; skipped if there are none);
+#   3a. one boot without the BPF LSM (lsm= lacks bpf):
+#      test/prereq/no-bpf-lsm.bats;
+#   3b. for each kernel of IMASNAP_SHORT_KERNELS (default "trixie sid":
+#      Debian 13's 6.12, sid's 7.2; test/vm/kernel.sh fetches them), one boot
+#      with IMASNAP_SHORT_FILES (default smoke.bats capture.bats); with
+#      IMASNAP_ALL=1 every suite on each of them instead (only when no
+#      files are named);
 #   4. the kexec chain (test/kexec: a first boot, three kexec soft reboots, a
 #      full reboot; test/vm/run.sh --chain) on each kernel of IMASNAP_KERNELS
 #      (default "debian"; with IMASNAP_ALL=1, as `make test-all` runs it,
@@ -50,7 +57,7 @@ while (($#)); do
 	--unit) UNIT=yes ;;
 	--no-vm) VM= ;;
 	-h | --help)
-		sed -n '4,30s/^# \{0,1\}//p' "$0"
+		sed -n '4,37s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	-*)
@@ -152,10 +159,10 @@ for f in "${TFILES[@]}"; do
 	[[ $f == /* ]] || f=$TOP/$f
 	IS_T[$(realpath "$f")]=1
 done
-RUN_CHAIN=0
+RUN_CHAIN=0 WHOLE=0
 if ((${#FILES[@]} == 0)); then
 	FILES=("$TOP"/test/bats/*.bats)
-	RUN_CHAIN=1
+	RUN_CHAIN=1 WHOLE=1
 fi
 MAIN=() TMPL=()
 for f in "${FILES[@]}"; do
@@ -226,6 +233,29 @@ if ((${#TMPL[@]})); then
 else
 	NOTES+=("template boots: no template files, not run")
 fi
+
+# 3a. A boot without the BPF LSM (lsm= lacks bpf): the prerequisite checks
+# name it and nothing is created (test/prereq/no-bpf-lsm.bats).
+((WHOLE == 0)) ||
+	boot "no BPF LSM" ima-ng --append "lsm=lockdown,capability,yama,integrity" -- \
+		"$TOP/test/prereq/no-bpf-lsm.bats"
+
+# 3b. Debian's newer kernels (test/vm/kernel.sh: trixie's 6.12, sid's 7.2),
+# each fetched and cached on first use. `make test`: one boot each with the
+# short pass (IMASNAP_SHORT_FILES: the test bed's checks and capture); with
+# IMASNAP_ALL=1 (`make test-all`): every suite, one boot per file, as above.
+SHORT_KERNELS=()
+((WHOLE == 0)) || read -ra SHORT_KERNELS <<<"${IMASNAP_SHORT_KERNELS-trixie sid}"
+read -ra SHORT_FILES <<<"${IMASNAP_SHORT_FILES:-test/bats/smoke.bats test/bats/capture.bats}"
+for k in "${SHORT_KERNELS[@]}"; do
+	if [[ ${IMASNAP_ALL:-} == 1 ]]; then
+		for f in "${MAIN[@]}"; do
+			boot "$k $(basename "$f" .bats)" ima-ng --kernel "$k" -- "$f"
+		done
+	else
+		boot "$k kernel: short pass" ima-ng --kernel "$k" -- "${SHORT_FILES[@]/#/$TOP/}"
+	fi
+done
 
 # 4. The kexec chain, when no files were named (or it was named).
 CHAIN=(first-boot after-kexec after-kexec after-kexec after-reboot)

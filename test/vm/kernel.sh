@@ -57,7 +57,8 @@ apt_opts() {
 	printf '%s\n' -o "Dir::Etc::SourceList=$APT_DIR/sources.list" \
 		-o "Dir::Etc::SourceParts=$APT_DIR/sources.list.d" \
 		-o "Dir::Etc::PreferencesParts=$APT_DIR/preferences.d" \
-		-o "Dir::State::Lists=$APT_DIR/lists" -o "Dir::Cache=$APT_DIR/cache"
+		-o "Dir::State::Lists=$APT_DIR/lists" -o "Dir::Cache=$APT_DIR/cache" \
+		-o "Acquire::Check-Valid-Until=false"
 }
 suite_apt() {
 	local cmd=$1 opts
