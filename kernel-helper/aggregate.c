@@ -2,7 +2,7 @@
 /*
  * The snapshot_aggregate record: the data (ima-buf "buf" field) of the IMA
  * entry the helper appends after each trim. Little-endian, version 2, laid
- * out in README.md ("The snapshot_aggregate entry"):
+ * out in docs/formats.md ("The snapshot_aggregate entry"):
  *
  *   header (64 bytes)
  *     0  char magic[8]      "imasnap\0"

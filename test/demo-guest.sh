@@ -12,7 +12,7 @@ KO=$TREE/kernel-helper/imasnap.ko
 # The guest's policy measures root's reads of tmpfs files, and /var/lib is a
 # tmpfs here: reading a store that the loader holds open for writing would
 # add an open_writers violation each time. A RAM file system the policy does
-# not measure keeps the demo's log to what the demo does (README: "Where to
+# not measure keeps the demo's log to what the demo does (docs/formats.md: "Where to
 # keep the store").
 mkdir -p "$STORE"
 mount -t ramfs imasnap-store "$STORE"

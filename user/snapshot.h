@@ -2,7 +2,7 @@
 /*
  * Snapshots: trimming the kernel's list through the kernel helper
  * (/sys/kernel/security/imasnap/trim), and reading the snapshot_aggregate
- * records it appends (format: README, "The snapshot_aggregate record").
+ * records it appends (format: docs/formats.md, "The snapshot_aggregate entry").
  */
 #ifndef IMASNAP_SNAPSHOT_H
 #define IMASNAP_SNAPSHOT_H

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # records.py LOG: one line per record of a binary IMA log (the store's or
-# the kernel's binary_runtime_measurements format, README "The store"):
+# the kernel's binary_runtime_measurements format, docs/formats.md "The store"):
 # "pcr sha1-template-digest template-name", the first three fields of the
 # kernel's ascii list; then "torn N" if N bytes of a partial record follow
 # the last whole one. The legacy "ima" template has no data length field.

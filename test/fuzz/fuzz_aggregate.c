@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The snapshot_aggregate record (user/snapshot.c: aggregate_parse), whose
- * layout README.md documents ("The snapshot_aggregate entry"). Input: u8
+ * layout docs/formats.md documents ("The snapshot_aggregate entry"). Input: u8
  * mode | bytes. Mode bit 0 set: the bytes are the record's buf field, put in
  * an ima-buf record named snapshot_aggregate as the helper logs it; clear:
  * the bytes are a binary log, and every record in it is tried (and the
  * newest aggregate looked up as `imasnap` does). Invariants, on success:
  * - the length is 64 + 8 nr_banks + nr_pcrs (4 + the banks' digest sizes),
- *   the README's rule ("a parser must reject any other length");
+ *   docs/formats.md's rule ("a parser must reject any other length");
  * - header fields, banks and every PCR value are the ones in the buf, PCRs
  *   ascending; a bank flagged unavailable has no values;
  * - aggregate_latest finds the last record that is an aggregate.

@@ -2,7 +2,7 @@
 /*
  * The kernel helper's state file as user space reads it (user/kernel_log.c:
  * helper_state_value, kernel_offset, kernel_head), from a fake securityfs.
- * The format is README.md's: one "key: value" a line, values decimal
+ * The format is docs/kernel-helper.md's: one "key: value" a line, values decimal
  * (epoch_start may be negative). Invariants, for "trimmed" and "epoch_start":
  * - found (0) only when some line starts with "key: " followed by an
  *   optional '-' and digits that end the line (a value of at most 2^64 - 1),

@@ -130,7 +130,7 @@ static inline void fx_from_line(const char *line, struct fixture *fx)
 }
 
 /*
- * A snapshot_aggregate record, from the README's layout: ima-buf with
+ * A snapshot_aggregate record, from docs/formats.md's layout: ima-buf with
  * d-ng = sha256(buf), n-ng = "snapshot_aggregate", buf = the header (version
  * and the word at offset 60 as given), one bank table entry per bank of
  * base and one PCR record per PCR base->pcrs_used names. Its SHA-1 template

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Tests of aggregate_parse (user/snapshot.c): the snapshot_aggregate record
- * as README.md documents it and kernel-helper/aggregate.c writes it.
+ * as docs/formats.md documents it and kernel-helper/aggregate.c writes it.
  */
 #include <errno.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Tests of helper_state_value (user/kernel_log.c): the kernel helper's state
- * file, "key: value" lines (README.md, /sys/kernel/security/imasnap/state),
+ * file, "key: value" lines (docs/kernel-helper.md, /sys/kernel/security/imasnap/state),
  * read from a fake securityfs named by IMASNAP_SECURITYFS.
  */
 #include <errno.h>
