@@ -77,11 +77,23 @@ HELPER_SRCS := kernel-helper/Kbuild $(filter-out %.mod.c,$(wildcard kernel-helpe
 	       $(filter-out %/btf_layout.h,$(wildcard kernel-helper/*.h))
 custom-kernel:
 	$(CUSTOM_KERNEL) build
+# A copy of the helper's sources in $$out with the target's BTF as vmlinux.h
+# (from the ELF $$vmlinux), for a build against another kernel
+HELPER_COPY = mkdir -p $$out; cp $(HELPER_SRCS) $$out/; \
+	$(BPFTOOL) btf dump file $$vmlinux format c > $$out/vmlinux.h
 custom-kernel-module: custom-kernel
 	set -e; rel=$$($(CUSTOM_KERNEL) release); kdir=$$($(CUSTOM_KERNEL) kdir); \
-	out=$(OUTPUT)/kernel-helper-$$rel; mkdir -p $$out; cp $(HELPER_SRCS) $$out/; \
-	$(BPFTOOL) btf dump file $$kdir/vmlinux format c > $$out/vmlinux.h; \
+	out=$(OUTPUT)/kernel-helper-$$rel; vmlinux=$$kdir/vmlinux; $(HELPER_COPY); \
 	$(MAKE) -C $$kdir M=$(CURDIR)/$$out IMASNAP_VMLINUX_H=$(CURDIR)/$$out/vmlinux.h modules
+
+# The helper for Debian's newer kernels (test/vm/kernel.sh -k NAME: trixie,
+# sid) in $(OUTPUT)/kernel-helper-<release>/, built in that suite's build
+# root (test/vm/buildroot.sh: its gcc and linux-headers, as DKMS would).
+NEWER_KERNELS := trixie sid
+.PHONY: $(addprefix kernel-module-,$(NEWER_KERNELS))
+$(addprefix kernel-module-,$(NEWER_KERNELS)): kernel-module-%:
+	set -e; rel=$$(test/vm/kernel.sh -k $* version); vmlinux=$$(test/vm/kernel.sh -k $* vmlinux); \
+	out=$(OUTPUT)/kernel-helper-$$rel; $(HELPER_COPY); test/vm/buildroot.sh -k $* build $$out
 
 # vmlinux.h is committed; this regenerates it from the target kernel's BTF
 vmlinux.h-regen:

@@ -40,6 +40,9 @@ static const struct {
 } symbols[] = {
 	SYMBOL(measurements, "ima_measurements"),
 	SYMBOL(htable, "ima_htable"),
+#ifndef IMASNAP_IMA_H_TABLE
+	SYMBOL(num_records, "ima_num_records"),
+#endif
 	SYMBOL(extend_list_mutex, "ima_extend_list_mutex"),
 	SYMBOL(binary_runtime_size, "binary_runtime_size"),
 	SYMBOL(sha1_idx, "ima_sha1_idx"),

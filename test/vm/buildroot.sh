@@ -33,7 +33,9 @@ KERNEL=${2:?}
 shift 2
 [[ $KERNEL != debian ]] || die "debian's kernel builds against the host's own headers"
 KVER=$("$HERE/kernel.sh" -k "$KERNEL" version)
-PACKAGES="make libc6-dev linux-headers-$KVER"
+# binutils: sid's gcc-N-for-host brings only the x86_64-linux-gnu- prefixed ld,
+# and host programs (gen_btf_layout) link with plain ld
+PACKAGES="make libc6-dev binutils linux-headers-$KVER"
 KEY=$(echo "$RECIPE $KERNEL $PACKAGES" | sha256sum | cut -c1-16)
 ROOT=$CACHE/buildroot-$KERNEL-$KEY
 
