@@ -111,15 +111,17 @@ host-test: imasnap imasnap-load
 	@test/host/check.sh
 
 # `make test` is CI's set and the README's test command: unit tests, every
-# suite and the kexec chain on Debian's kernel; it must finish within CI's
-# budget on a fresh machine. `make test-all` adds what does not fit there:
-# the CONFIG_IMA_KEXEC + lockdep + KASAN kernel (built once, cached), the
-# kexec chain and the helper's own suite on it.
+# suite and the kexec chain on Debian's kernel, smoke and capture on Debian
+# 13's 6.12 and sid's 7.2; it must finish within CI's budget on a fresh
+# machine. `make test-all` adds what does not fit there: the CONFIG_IMA_KEXEC
+# + lockdep + KASAN kernel (built once, cached), the kexec chain and the
+# helper's own suite on it, and every suite and the chain on 6.12 and 7.2
+# with the helper built for each.
 test: all
 	IMASNAP_KERNELS=$${IMASNAP_KERNELS:-debian} test/run-tests.sh
 
-test-all: all custom-kernel-module
-	IMASNAP_KERNELS="debian ima-kexec" IMASNAP_CUSTOM_MODULE_SUITE=1 \
+test-all: all custom-kernel-module $(addprefix kernel-module-,$(NEWER_KERNELS))
+	IMASNAP_KERNELS="debian ima-kexec $(NEWER_KERNELS)" IMASNAP_CUSTOM_MODULE_SUITE=1 \
 		IMASNAP_ALL=1 test/run-tests.sh
 
 clean:

@@ -109,6 +109,13 @@ typedef int (*process_buffer_measurement_fn)(pbm_mapping_t mapping,
 					     size_t digest_len);
 typedef void (*ima_free_template_entry_fn)(struct ima_template_entry *entry);
 
+/* lib/crypto's SHA-256 context: struct sha256_ctx since 6.17 */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define imasnap_sha256 sha256_ctx
+#else
+#define imasnap_sha256 sha256_state
+#endif
+
 /* Build-time check against the target kernel's BTF. */
 #define IMASNAP_BTF_SIZE(s)						\
 	static_assert(sizeof(struct s) == BTF_SIZEOF_##s,		\

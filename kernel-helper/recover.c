@@ -62,7 +62,7 @@ static void epoch_compute(const struct ima_template_entry *first,
 			  u8 epoch[IMASNAP_EPOCH_SIZE])
 {
 	static const char label[] = "imasnap epoch v1";
-	struct sha256_state s;
+	struct imasnap_sha256 s;
 	u8 digest[SHA256_DIGEST_SIZE], tail[5] = {};
 	u32 count;
 	int err = tpm_reset_count(*ima.tpm_chip, &count);
@@ -416,6 +416,16 @@ int recover_state(void)
 	}
 	trimmed = since_boot - r.entries;
 	snap.unhashed = count_unhashed();
+	/*
+	 * On 7.x the helper computes buckets in an array IMA allocates; the
+	 * newest entry is always hashed, so not finding it means the helper's
+	 * idea of the table is wrong, and trims would leave freed entries in it.
+	 */
+	if (!IMASNAP_HAS_H_TABLE && !IS_ENABLED(CONFIG_IMA_DISABLE_HTABLE) &&
+	    r.entries && snap.unhashed == r.entries) {
+		pr_err("IMA's hash table does not hold its newest entry where the helper looks (the 7.x table differs from what the helper was built for); refusing to load\n");
+		goto out;
+	}
 	snap.stats = (struct list_stats){};
 	snap.stats_last = NULL;
 	if (snap.unhashed)

@@ -22,7 +22,7 @@
 #   4. the kexec chain (test/kexec: a first boot, three kexec soft reboots, a
 #      full reboot; test/vm/run.sh --chain) on each kernel of IMASNAP_KERNELS
 #      (default "debian"; with IMASNAP_ALL=1, as `make test-all` runs it,
-#      "debian ima-kexec"); a kernel named there that is not built
+#      "debian ima-kexec trixie sid"); a kernel named there that is not built
 #      (`make custom-kernel-module`) is a failure, not a skip; with
 #      IMASNAP_CUSTOM_MODULE_SUITE=1 also the helper's own suite (module.bats)
 #      on the ima-kexec kernel; then two short chains on Debian's kernel:
@@ -266,7 +266,7 @@ CHAIN=("${CHAIN[@]/%/.bats}")
 # there: a missing one fails the run instead of quietly testing less.
 if [[ -z ${IMASNAP_KERNELS+x} ]]; then
 	IMASNAP_KERNELS=debian
-	[[ ${IMASNAP_ALL:-} != 1 ]] || IMASNAP_KERNELS+=" ima-kexec"
+	[[ ${IMASNAP_ALL:-} != 1 ]] || IMASNAP_KERNELS+=" ima-kexec trixie sid"
 fi
 # custom_kernel_ready: the ima-kexec kernel and the helper built for it
 custom_kernel_ready() {
@@ -283,11 +283,11 @@ if ((RUN_CHAIN)); then
 		boot "kexec chain, $k kernel" ima-ng --kernel "$k" --env "IMASNAP_KERNEL=$k" --chain -- "${CHAIN[@]}"
 		# the helper's own suite under lockdep and KASAN: ~15 minutes
 		# more under TCG, so only on request
-		[[ $k == debian || -z ${IMASNAP_CUSTOM_MODULE_SUITE:-} ]] ||
+		[[ $k != ima-kexec || -z ${IMASNAP_CUSTOM_MODULE_SUITE:-} ]] ||
 			boot "$k module" ima-ng --kernel "$k" -- "$TOP/test/bats/module.bats"
 		# a list carried over kexec into Debian's kernel, whose restored
 		# entries are in no hash table: trims must not touch their hnext
-		[[ $k == debian ]] ||
+		[[ $k != ima-kexec ]] ||
 			boot "$k kexec into Debian's kernel" ima-ng --kernel "$k" \
 				--env "IMASNAP_DEBIAN_VMLINUZ=$("$TOP/test/vm/kernel.sh" vmlinuz)" \
 				--chain -- "$TOP"/test/kexec/carry-to-debian-{1,2}.bats
