@@ -25,13 +25,14 @@ LIBBPF_LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
 TSS_LIBS := -ltss2-esys -ltss2-tctildr -ltss2-rc
 CRYPTO_LIBS := -lcrypto
 
-LIB_SRCS := user/log.c user/replay.c user/store.c user/kernel_log.c user/snapshot.c \
+LIB_SRCS := user/config.c user/service.c user/log.c user/replay.c user/stream.c user/pcrfile.c user/store.c user/kernel_log.c user/snapshot.c \
 	    user/status.c user/control.c user/epoch.c user/tpm.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
-.PHONY: all clean test test-all unit-test host-test module vmlinux.h-regen custom-kernel custom-kernel-module
+.PHONY: all clean test test-all unit-test host-test module vmlinux.h-regen custom-kernel custom-kernel-module \
+	install uninstall deb pkg-test
 all: imasnap-load imasnap module $(OUTPUT)/measure
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -46,7 +47,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
 $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/imasnap.h | $(OUTPUT)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(OUTPUT)/imasnap-load.o: $(OUTPUT)/imasnap.skel.h $(OUTPUT)/protect.skel.h
 
@@ -56,10 +57,10 @@ $(OUTPUT)/protect.o: $(OUTPUT)/protect.skel.h bpf/protect.h
 LOADER_OBJS := $(OUTPUT)/protect.o $(OUTPUT)/prereq.o
 
 imasnap-load: $(OUTPUT)/imasnap-load.o $(LOADER_OBJS) $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBBPF_LIBS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 
 imasnap: $(OUTPUT)/imasnap.o $(OUTPUT)/prereq.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBBPF_LIBS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 
 $(OUTPUT)/measure: test/tools/measure.c | $(OUTPUT)
 	$(CC) $(CFLAGS) $< -o $@
@@ -123,6 +124,63 @@ test: all
 test-all: all custom-kernel-module $(addprefix kernel-module-,$(NEWER_KERNELS))
 	IMASNAP_KERNELS="debian ima-kexec $(NEWER_KERNELS)" IMASNAP_CUSTOM_MODULE_SUITE=1 \
 		IMASNAP_ALL=1 test/run-tests.sh
+
+# `make install` (docs/install.md): PREFIX for the programs, units and man
+# pages (packages use /usr), DESTDIR for a staging root. The configuration
+# lives in /etc and the helper's DKMS source in /usr/src whatever PREFIX is:
+# that is where the loader and DKMS look.
+VERSION := $(shell sed -n '1s/^imasnap (\([^-)]*\).*/\1/p' debian/changelog)
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/lib/imasnap
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+DKMSDIR ?= /usr/src/imasnap-$(VERSION)
+STATEDIR ?= /var/lib/imasnap
+INSTALL ?= install
+UNITS := systemd/imasnap.service systemd/imasnap-kexec-load.service
+LIBEXEC_SCRIPTS := kexec-load release-protection
+DKMS_SRCS := $(HELPER_SRCS) dkms/dkms-build dkms/extract-vmlinux
+
+install: imasnap-load imasnap
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/imasnap $(DESTDIR)$(DKMSDIR) \
+		$(DESTDIR)$(STATEDIR)
+	$(INSTALL) -m 0755 imasnap-load imasnap $(DESTDIR)$(SBINDIR)/
+	for f in $(LIBEXEC_SCRIPTS); do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/$$f > $(DESTDIR)$(LIBEXECDIR)/$$f && \
+		chmod 0755 $(DESTDIR)$(LIBEXECDIR)/$$f || exit 1; done
+	$(INSTALL) -m 0644 man/imasnap.8 man/imasnap-load.8 $(DESTDIR)$(MANDIR)/man8/
+	for u in $(UNITS); do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g; s|@LIBEXECDIR@|$(LIBEXECDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; done
+	test -e $(DESTDIR)$(SYSCONFDIR)/imasnap/imasnap.conf || \
+		$(INSTALL) -m 0644 config/imasnap.conf $(DESTDIR)$(SYSCONFDIR)/imasnap/imasnap.conf
+	$(INSTALL) -m 0644 $(filter-out dkms/%,$(DKMS_SRCS)) $(DESTDIR)$(DKMSDIR)/
+	$(INSTALL) -m 0755 dkms/dkms-build dkms/extract-vmlinux $(DESTDIR)$(DKMSDIR)/
+	sed 's/@VERSION@/$(VERSION)/' dkms/dkms.conf.in > $(DESTDIR)$(DKMSDIR)/dkms.conf
+
+# The configuration and the store stay (an operator's data), as with a
+# package's removal; the store's directory goes only if it is empty.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/imasnap-load $(DESTDIR)$(SBINDIR)/imasnap \
+		$(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(LIBEXEC_SCRIPTS)) $(DESTDIR)$(MANDIR)/man8/imasnap.8 \
+		$(DESTDIR)$(MANDIR)/man8/imasnap-load.8 $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS)))
+	rm -rf $(DESTDIR)$(DKMSDIR)
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(STATEDIR) 2>/dev/null
+
+# Debian packages (debian/), built from a copy of the tree, since
+# dpkg-buildpackage writes its results to the parent directory:
+# `make deb DEBDIR=/some/dir` leaves the .debs, .buildinfo and .changes there.
+DEBDIR ?= $(CURDIR)/../imasnap-debs
+deb:
+	test/pkg/build-deb.sh $(DEBDIR)
+
+# Host tests of the installed files, the units, the man pages, the DKMS
+# build from /usr/src alone and the packages (test/pkg/run.sh); CI runs it.
+pkg-test: imasnap-load imasnap
+	@test/pkg/run.sh
 
 clean:
 	rm -rf $(OUTPUT) imasnap-load imasnap

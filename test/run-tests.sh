@@ -4,8 +4,9 @@
 # The project's test command (`make test` runs it). In order:
 #   1. on the host: `make unit-test`, `make host-test` (the kernel
 #      prerequisite checks on this host's own kernel), `make unit-test-san`
-#      (ASan + UBSan) and `make fuzz-check` (every fuzz target, bounded),
-#      each counted from its last line "LABEL: N passed, N failed";
+#      (ASan + UBSan), `make fuzz-check` (every fuzz target, bounded) and
+#      `make pkg-test` (make install, units, man pages, DKMS build, .debs +
+#      lintian), each counted from its last line "LABEL: N passed, N failed";
 #   2. one VM boot with ima_template=ima-ng per test/bats/*.bats file but the
 #      template files (each suite starts from a fresh kernel list and TPM);
 #   3. one VM boot per template in IMASNAP_TEMPLATE_BOOTS (default "ima-ng ima-sig
@@ -57,7 +58,7 @@ while (($#)); do
 	--unit) UNIT=yes ;;
 	--no-vm) VM= ;;
 	-h | --help)
-		sed -n '4,37s/^# \{0,1\}//p' "$0"
+		sed -n '4,40s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	-*)
@@ -136,13 +137,15 @@ make_step() {
 	fi
 }
 
-# 1. On the host: unit tests, the same under ASan and UBSan, and every
-# fuzz target for a bounded time (test/fuzz/run.sh).
+# 1. On the host: unit tests, the same under ASan and UBSan, every fuzz
+# target for a bounded time (test/fuzz/run.sh), and the packaging
+# (test/pkg/run.sh).
 if [[ $UNIT == yes ]]; then
 	make_step unit-test unit
 	make_step host-test host
 	make_step unit-test-san san
 	make_step fuzz-check fuzz
+	make_step pkg-test pkg
 fi
 
 [[ -n $VM ]] || exit $((FAILED > 0))

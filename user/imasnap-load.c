@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,12 +31,14 @@
 #include "args.h"
 #include "imasnap.h"
 #include "imasnap.skel.h"
+#include "config.h"
 #include "control.h"
 #include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
 #include "prereq.h"
 #include "protect.h"
+#include "service.h"
 #include "snapshot.h"
 #include "status.h"
 #include "store.h"
@@ -54,11 +57,14 @@ static const char *const pin_names[] = {
 static struct options {
 	const char *store_dir;
 	const char *tcti;		/* the TPM a new store is checked against */
+	const char *store_group;	/* may read the store; NULL: not a group's */
+	const char *config;		/* the configuration file read, if any */
 	unsigned long ring_size;
 	uint64_t snapshot_entries;	/* 0: no automatic snapshots by count */
 	uint64_t snapshot_bytes;	/* 0: none by size */
 	bool protect;			/* create the store's protection (--protect) */
 	bool release_protection;	/* lift it, and do nothing else */
+	bool check_config;		/* print the settings, and do nothing else */
 	bool verbose;
 } opts = {
 	.store_dir = STORE_DEFAULT_DIR,
@@ -95,9 +101,10 @@ static volatile sig_atomic_t exiting;
 
 static const char usage[] =
 	"Usage: imasnap-load [--store DIR] [--ring-size BYTES]\n"
-	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--protect]\n"
-	"                    [--tcti CONF] [-v]\n"
+	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--[no-]protect]\n"
+	"                    [--tcti CONF] [--store-group GROUP] [--config FILE] [-v]\n"
 	"       imasnap-load --release-protection --store DIR\n"
+	"       imasnap-load --check-config [--config FILE] [options]\n"
 	"\n"
 	"Persists every IMA measurement to DIR/" STORE_LOG_NAME ",\n"
 	"in the kernel's binary format. Runs until SIGINT or SIGTERM.\n"
@@ -114,11 +121,18 @@ static const char usage[] =
 	"                         imasnap's BPF objects from every other process\n"
 	"                         (BPF LSM); stays in force after exit, and a\n"
 	"                         restarted loader takes it over\n"
+	"      --no-protect       do not create it (overrides protect = yes)\n"
 	"      --release-protection  lift that protection of DIR (logged to the\n"
 	"                         kernel log); refused while a loader runs\n"
 	"  -T, --tcti CONF        the TPM a new store is checked against: the\n"
 	"                         kernel's list must replay to its PCRs (default\n"
 	"                         device:/dev/tpmrm0)\n"
+	"  -g, --store-group GROUP  the group that may read the store: its\n"
+	"                         directory becomes root:GROUP, mode 0750\n"
+	"  -c, --config FILE      read settings from FILE (imasnap.conf(5) format,\n"
+	"                         see imasnap-load(8)); options given here override it\n"
+	"      --check-config     parse and check the settings (FILE, default\n"
+	"                         " CONFIG_DEFAULT_PATH "), print them, exit 0 or 1\n"
 	"  -v, --verbose          libbpf debug output\n"
 	"  -h, --help             this text\n";
 
@@ -134,8 +148,7 @@ static int parse_ring_size(const char *arg)
 {
 	uint64_t val;
 
-	if (parse_count(arg, true, &val) || val < 4096 || val > (1ull << 30) ||
-	    (val & (val - 1))) {
+	if (parse_count(arg, true, &val) || !config_ring_size_ok(val)) {
 		fprintf(stderr, "imasnap-load: --ring-size %s: not a power of two from 4096 to 1G\n",
 			arg);
 		return -EINVAL;
@@ -181,6 +194,9 @@ static int parse_option(int c, const char *arg)
 	case 'p':
 		opts.protect = true;
 		break;
+	case 'P':
+		opts.protect = false;
+		break;
 	case 'R':
 		opts.release_protection = true;
 		break;
@@ -189,6 +205,16 @@ static int parse_option(int c, const char *arg)
 			return -EINVAL;
 		opts.tcti = arg;
 		break;
+	case 'g':
+		if (!config_group_ok(arg)) {
+			fprintf(stderr, "imasnap-load: --store-group %s: not a group name\n", arg);
+			return -EINVAL;
+		}
+		opts.store_group = arg;
+		break;
+	case 'c':
+	case 'C':
+		break;		/* read before every other option: parse_args() */
 	case 'v':
 		opts.verbose = true;
 		break;
@@ -204,6 +230,63 @@ static int parse_option(int c, const char *arg)
 	return 0;
 }
 
+/* The file's settings, as defaults that the command line overrides */
+static struct config file_cfg;
+
+static void apply_config(const struct config *cfg)
+{
+	if (cfg->set & CONFIG_SET_STORE)
+		opts.store_dir = cfg->store_dir;
+	if (cfg->set & CONFIG_SET_RING_SIZE)
+		opts.ring_size = cfg->ring_size;
+	if (cfg->set & CONFIG_SET_SNAPSHOT_ENTRIES)
+		opts.snapshot_entries = cfg->snapshot_entries;
+	if (cfg->set & CONFIG_SET_SNAPSHOT_BYTES)
+		opts.snapshot_bytes = cfg->snapshot_bytes;
+	if (cfg->set & CONFIG_SET_PROTECT)
+		opts.protect = cfg->protect;
+	if (cfg->set & CONFIG_SET_TCTI)
+		opts.tcti = cfg->tcti;
+	if (cfg->set & CONFIG_SET_STORE_GROUP)
+		opts.store_group = cfg->store_group;
+}
+
+static int load_config(void)
+{
+	char err[CONFIG_LINE_MAX + 256];
+
+	if (!opts.config)
+		return 0;
+	if (!config_load(opts.config, &file_cfg, err, sizeof(err))) {
+		apply_config(&file_cfg);
+		return 0;
+	}
+	fprintf(stderr, "imasnap-load: %s\n", err);
+	return -EINVAL;
+}
+
+/* --check-config: the effective settings, in the file's own format */
+static int check_config(void)
+{
+	struct config cfg = {
+		.ring_size = opts.ring_size,
+		.snapshot_entries = opts.snapshot_entries,
+		.snapshot_bytes = opts.snapshot_bytes,
+		.protect = opts.protect,
+	};
+
+	snprintf(cfg.store_dir, sizeof(cfg.store_dir), "%s", opts.store_dir);
+	snprintf(cfg.tcti, sizeof(cfg.tcti), "%s", opts.tcti ?: "");
+	snprintf(cfg.store_group, sizeof(cfg.store_group), "%s", opts.store_group ?: "");
+	if (opts.store_group && !getgrnam(opts.store_group)) {
+		fprintf(stderr, "imasnap-load: store_group %s: no such group\n", opts.store_group);
+		return 1;
+	}
+	printf("# %s\n", opts.config ?: "no configuration file");
+	config_print(&cfg, TPM_DEFAULT_TCTI, stdout);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -212,21 +295,42 @@ static int parse_args(int argc, char **argv)
 		{ "snapshot-entries", required_argument, NULL, 'n' },
 		{ "snapshot-bytes", required_argument, NULL, 'b' },
 		{ "protect", no_argument, NULL, 'p' },
+		{ "no-protect", no_argument, NULL, 'P' },
 		{ "release-protection", no_argument, NULL, 'R' },
 		{ "tcti", required_argument, NULL, 'T' },
+		{ "store-group", required_argument, NULL, 'g' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	static const char short_opts[] = "s:r:n:b:pT:g:c:vh";
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:n:b:pT:vh", long_opts, NULL)) != -1)
+	/* first the file, so that every other option overrides it */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+		if (c == 'c')
+			opts.config = optarg;
+		else if (c == 'C')
+			opts.check_config = true;
+	}
+	if (opts.check_config && !opts.config)
+		opts.config = CONFIG_DEFAULT_PATH;
+	if (load_config())
+		return opts.check_config ? 1 : 2;
+	opterr = 1;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1)
 		if (parse_option(c, optarg))
-			return 2;
+			return opts.check_config ? 1 : 2;
 	if (optind < argc) {
 		fprintf(stderr, "imasnap-load: unexpected argument '%s'\n%s", argv[optind], usage);
-		return 2;
+		return opts.check_config ? 1 : 2;
 	}
+	if (opts.check_config)
+		exit(check_config());
 	return 0;
 }
 
@@ -281,16 +385,16 @@ static int commit_or_retry(struct loader *l)
 	err = commit(l);
 	if (store_fault(err)) {
 		if (!l->fault_since)
-			fprintf(stderr, "imasnap-load: the store takes no writes (%s): %" PRIu64
-				" entries are durable, the kernel's list keeps the rest; retrying every %d ms\n",
-				strerror(-err), l->store.entries, FAULT_RETRY_MS);
+			say(LOG_ERR, "imasnap-load: the store takes no writes (%s): %" PRIu64
+			    " entries are durable, the kernel's list keeps the rest; retrying every %d ms\n",
+			    strerror(-err), l->store.entries, FAULT_RETRY_MS);
 		l->fault_since = l->fault_since ?: now;
 		l->retry_at = now + FAULT_RETRY_MS;
 		return 0;
 	}
 	if (!err && l->fault_since) {
-		fprintf(stderr, "imasnap-load: the store takes writes again after %" PRIu64
-			" ms: %" PRIu64 " entries durable\n", now - l->fault_since, l->store.entries);
+		say(LOG_NOTICE, "imasnap-load: the store takes writes again after %" PRIu64
+		    " ms: %" PRIu64 " entries durable\n", now - l->fault_since, l->store.entries);
 		l->fault_since = 0;
 	}
 	return err;
@@ -504,8 +608,8 @@ static int maybe_snapshot(struct loader *l)
 		if (opts.verbose)
 			fprintf(stderr, "snapshot: the kernel's list is being read; later\n");
 	} else {
-		fprintf(stderr, "imasnap-load: automatic snapshots stopped: trim to entry %" PRIu64
-			" failed: %s\n", l->store.entries, strerror(-err));
+		say(LOG_WARNING, "imasnap-load: automatic snapshots stopped: trim to entry %" PRIu64
+		    " failed: %s\n", l->store.entries, strerror(-err));
 		l->snapshots_off = true;
 	}
 	return 0;
@@ -662,9 +766,9 @@ static int catch_up(struct loader *l)
 	if (!err)
 		err = commit(l);
 	if (!err)
-		fprintf(stderr, "imasnap-load: store %s holds %" PRIu64 " entries (%" PRIu64
-			" read from the kernel's list)\n", l->store.dir, l->store.entries,
-			l->stats.fetched);
+		say(LOG_INFO, "imasnap-load: store %s holds %" PRIu64 " entries (%" PRIu64
+		    " read from the kernel's list)\n", l->store.dir, l->store.entries,
+		    l->stats.fetched);
 	return err;
 }
 
@@ -716,6 +820,30 @@ static int pin_all(struct loader *l)
 	if (err)
 		fprintf(stderr, "cannot pin under %s: %s\n", PIN_DIR, strerror(-err));
 	return err;
+}
+
+/*
+ * --store-group: the store's directory becomes root:GROUP, mode 0750, so
+ * that GROUP's members (an attestation agent) read the store and nobody
+ * else does; the files in it keep their modes.
+ */
+static int set_store_group(struct store *s)
+{
+	struct group *gr;
+
+	if (!opts.store_group)
+		return 0;
+	gr = getgrnam(opts.store_group);
+	if (!gr) {
+		say(LOG_ERR, "imasnap-load: store group %s: no such group\n", opts.store_group);
+		return -ENOENT;
+	}
+	if (fchown(s->dirfd, 0, gr->gr_gid) || fchmod(s->dirfd, 0750)) {
+		say(LOG_ERR, "imasnap-load: cannot give %s to group %s: %s\n", s->dir,
+		    opts.store_group, strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 static int load_bpf(struct loader *l)
@@ -787,6 +915,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = protect_start(&l.protect, PIN_DIR, &l.store, false);
 	if (!err)
+		err = set_store_group(&l.store);
+	if (!err)
 		err = epoch_begin(&l.store, opts.tcti);
 	/* new protection covers the store epoch_begin settled on (it may start a new one) */
 	if (!err && opts.protect && !protect_active(&l.protect))
@@ -812,16 +942,19 @@ int main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	update_stats(&l, true);
-	fprintf(stderr, "imasnap-load: following IMA's measurements (ring %lu bytes)\n",
-		opts.ring_size);
+	say(LOG_INFO, "imasnap-load: following IMA's measurements (ring %lu bytes)\n",
+	    opts.ring_size);
+	/* ready: the store holds every entry the kernel listed before now */
+	service_notify("READY=1\nSTATUS=following IMA's measurements");
 
 	err = follow(&l);
+	service_notify("STOPPING=1");
 	if (!err)
 		err = drain(&l);
 	update_stats(&l, true);
 	if (!err)
-		fprintf(stderr, "imasnap-load: stopped; store holds %" PRIu64 " entries\n",
-			l.store.entries);
+		say(LOG_INFO, "imasnap-load: stopped; store holds %" PRIu64 " entries\n",
+		    l.store.entries);
 cleanup:
 	control_close(&l.control);
 	if (l.epoll_fd >= 0)

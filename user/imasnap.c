@@ -21,11 +21,13 @@
 #include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
+#include "pcrfile.h"
 #include "prereq.h"
 #include "replay.h"
 #include "snapshot.h"
 #include "status.h"
 #include "store.h"
+#include "stream.h"
 #include "tpm.h"
 
 enum {
@@ -42,6 +44,8 @@ struct cmd_opts {
 	uint64_t from;
 	uint64_t keep;
 	bool json;
+	bool store_only;
+	struct pcr_values *pcrs;	/* verify --pcrs: offline, no kernel, no TPM */
 };
 
 /* The store and the kernel's list, read once */
@@ -55,7 +59,8 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  status   kernel list and store sizes, lag, ring drops and repairs\n"
-	"  verify   replay store + kernel list against the TPM's PCRs\n"
+	"  verify   replay store + kernel list against the TPM's PCRs, or the store\n"
+"           alone against PCR values given (--pcrs), on any machine\n"
 	"  snapshot trim the entries the store holds from the kernel's list\n"
 	"  export   write the combined log from a global entry index\n"
 	"  kexec-prepare  snapshot all the store holds; run just before kexec -s -l\n"
@@ -66,6 +71,9 @@ static const char usage[] =
 	"  -j, --json          status: machine-readable output\n"
 	"  -f, --from N        export: first global entry index (default 0)\n"
 	"  -F, --format FMT    export: binary (default) or ascii\n"
+	"  -S, --store-only    export: the store alone (no kernel list needed)\n"
+	"  -p, --pcrs ALG,FILE verify: PCR values of bank ALG in evmctl's format\n"
+	"                      ('PCR-NN: HEX' lines); repeat for more banks\n"
 	"  -k, --keep N        snapshot: leave the last N stored entries in the kernel\n"
 	"  -T, --tcti CONF     verify: TPM TCTI (default device:/dev/tpmrm0)\n"
 	"  -h, --help          this text\n"
@@ -289,8 +297,8 @@ static int check_kernel_list(const struct combined_log *c, const struct replay *
  * cut's snapshot_aggregate records. Only the base the loader recorded in
  * DIR/epoch when it made the cut is taken (epoch_base_proven).
  */
-static int epoch_start_values(const struct combined_log *c, const char *dir,
-			      struct replay_pair *rp)
+static int epoch_start_values(replay_record_fn record, const void *ctx, uint64_t end,
+			      const char *dir, struct replay_pair *rp)
 {
 	struct epoch_file ef;
 	struct aggregate agg;
@@ -303,7 +311,7 @@ static int epoch_start_values(const struct combined_log *c, const char *dir,
 		printf("FAIL: %s/%s cannot be read: %s\n", dir, EPOCH_FILE_NAME, strerror(-err));
 		return err == -EINVAL ? EXIT_MISMATCH : EXIT_UNCHECKED;
 	}
-	err = epoch_base_proven(combined_record, c, combined_end(c),
+	err = epoch_base_proven(record, ctx, end,
 				!err && ef.has_base ? &ef.base : NULL, &agg, &at, &why);
 	if (err == -ENOENT)
 		return EXIT_VERIFIED;
@@ -405,6 +413,97 @@ static int verify_read(const struct cmd_opts *o, struct combined_log *c, struct 
 	return err;
 }
 
+/* The store's log for reading (its path in path[size]), or -1, said */
+static int store_log_open(const char *dir, const char *cmd, char *path, size_t size)
+{
+	int fd;
+
+	snprintf(path, size, "%s/%s", dir, STORE_LOG_NAME);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "imasnap %s: cannot open store %s: %s\n", cmd, path, strerror(errno));
+	return fd;
+}
+
+/*
+ * After an offline replay: every PCR the store extends (and IMA's own, if
+ * the files give it), in every bank given, must equal the value given.
+ */
+static int check_given(const struct replay_pair *rp, const struct pcr_values *v,
+		       uint64_t entries)
+{
+	uint32_t pcrs = rp->hashed.pcrs_used, bit;
+	bool missing = false, differs = false;
+	unsigned int p;
+	int b;
+
+	for (b = 0; b < v->values.nr_banks; b++)
+		pcrs |= v->given[b] & (1u << AGGREGATE_PCR);
+	for (p = 0; p < REPLAY_NR_PCRS; p++) {
+		bit = 1u << p;
+		for (b = 0; (pcrs & bit) && b < v->values.nr_banks; b++) {
+			if (!(v->given[b] & bit)) {
+				printf("PCR %u %s: %s gives no value\n", p,
+				       alg_name(v->values.bank[b].alg_id), v->file[b]);
+				missing = true;
+				continue;
+			}
+			report_bank(rp, b, &v->values, p);
+			differs |= rp->hashed.bank[b].size && !replay_bank_match(rp, b, &v->values, p);
+		}
+	}
+	if (missing) {
+		printf("FAIL: cannot check: a PCR file lacks a PCR the store extends\n");
+		return EXIT_UNCHECKED;
+	}
+	if (differs) {
+		printf("FAIL: store: replay of entries 0..%" PRIu64 " does not match the PCR values given\n",
+		       entries);
+		return EXIT_MISMATCH;
+	}
+	printf("OK: store: entries 0..%" PRIu64 " replay to the PCR values given\n", entries);
+	return EXIT_VERIFIED;
+}
+
+/*
+ * The store alone against PCR values given (a TPM quote's), away from the
+ * machine: no kernel list, no TPM. The store is streamed, so memory does not
+ * grow with it; an epoch begun at a cut starts from its recorded base.
+ */
+static int cmd_verify_offline(const struct cmd_opts *o)
+{
+	struct store_stream s;
+	struct replay_pair rp;
+	char path[4200];
+	int fd, err, ret;
+
+	fd = store_log_open(o->store_dir, "verify", path, sizeof(path));
+	if (fd < 0)
+		return EXIT_UNCHECKED;
+	stream_init(&s, fd, 0);
+	ret = replay_pair_init(&rp, &o->pcrs->values) ? EXIT_UNCHECKED :
+	      epoch_start_values(stream_record, &s, UINT64_MAX, o->store_dir, &rp);
+	stream_free(&s);
+	err = ret ? 0 : stream_replay_given(&s, fd, &rp, o->pcrs, stdout);
+	close(fd);
+	if (ret)
+		return ret;
+	printf("store: %" PRIu64 " entries, %" PRIu64 " bytes (offline: no kernel list, no TPM)\n",
+	       s.next, s.bytes);
+	if (err == -EBADMSG) {
+		printf("FAIL: store does not replay\n");
+		return EXIT_MISMATCH;
+	}
+	if (err) {
+		printf("FAIL: cannot read store %s: %s\n", path, strerror(-err));
+		return EXIT_UNCHECKED;
+	}
+	if (s.tail)
+		printf("store ends in a partial record (%zu bytes): a write in progress, a crash imasnap-load repairs on start, or a truncated copy\n",
+		       s.tail);
+	return check_given(&rp, o->pcrs, s.next);
+}
+
 static int cmd_verify(const struct cmd_opts *o)
 {
 	struct replay_pair rp;
@@ -413,6 +512,8 @@ static int cmd_verify(const struct cmd_opts *o)
 	uint64_t counted, index;
 	int err, ret = EXIT_VERIFIED;
 
+	if (o->pcrs->values.nr_banks)
+		return cmd_verify_offline(o);
 	err = verify_read(o, &c, &tpm, &counted);
 	if (err)
 		return err == -EINVAL ? EXIT_MISMATCH : EXIT_UNCHECKED;
@@ -428,7 +529,8 @@ static int cmd_verify(const struct cmd_opts *o)
 		goto out;
 	}
 	printf("store matches the kernel's list where both hold entries\n");
-	ret = replay_pair_init(&rp, &tpm) ? EXIT_UNCHECKED : epoch_start_values(&c, o->store_dir, &rp);
+	ret = replay_pair_init(&rp, &tpm) ? EXIT_UNCHECKED :
+	      epoch_start_values(combined_record, &c, combined_end(&c), o->store_dir, &rp);
 	if (ret == EXIT_VERIFIED)
 		ret = check_store_before_head(&c, &rp);
 	if (ret == EXIT_VERIFIED)
@@ -438,6 +540,60 @@ static int cmd_verify(const struct cmd_opts *o)
 out:
 	combined_free(&c);
 	return ret;
+}
+
+struct export_out {
+	bool ascii;
+	struct buf text;
+};
+
+/* A batch of whole records: as they are, or formatted one by one */
+static int export_batch(void *arg, const uint8_t *bytes, size_t len,
+			const struct log_record *recs, uint32_t count)
+{
+	struct export_out *e = arg;
+	uint32_t i;
+
+	if (!e->ascii)
+		return fwrite(bytes, 1, len, stdout) == len ? 0 : -EIO;
+	e->text.len = 0;
+	for (i = 0; i < count; i++)
+		if (log_format_ascii(&recs[i], &e->text))
+			return -ENOMEM;
+	return fwrite(e->text.data, 1, e->text.len, stdout) == e->text.len ? 0 : -EIO;
+}
+
+/*
+ * The store alone, streamed: where the kernel keeps no IMA list (a copy of
+ * a store on another machine). A torn last record is not exported.
+ */
+static int cmd_export_store(const struct cmd_opts *o)
+{
+	struct export_out e = { .ascii = !strcmp(o->format, "ascii") };
+	struct store_stream s;
+	char path[4200];
+	int fd, err;
+
+	fd = store_log_open(o->store_dir, "export", path, sizeof(path));
+	if (fd < 0)
+		return EXIT_UNCHECKED;
+	stream_init(&s, fd, 0);
+	err = stream_each(&s, o->from, export_batch, &e);
+	close(fd);
+	buf_free(&e.text);
+	if (!err && fflush(stdout))
+		err = -EIO;
+	if (err == -EBADMSG)
+		fprintf(stderr, "imasnap export: store entry %" PRIu64 " cannot be read: %s\n",
+			s.next, s.why ?: "not a record");
+	else if (err)
+		fprintf(stderr, "imasnap export: %s\n", strerror(-err));
+	else if (o->from > s.next) {
+		fprintf(stderr, "imasnap export: --from %" PRIu64 " is past the end of the store (%" PRIu64 " entries)\n",
+			o->from, s.next);
+		return EXIT_USAGE;
+	}
+	return err ? EXIT_UNCHECKED : 0;
 }
 
 static int cmd_export(const struct cmd_opts *o)
@@ -451,6 +607,8 @@ static int cmd_export(const struct cmd_opts *o)
 	size_t len;
 	int ret = 0;
 
+	if (o->store_only)
+		return cmd_export_store(o);
 	if (combined_read(&c, o->store_dir))
 		return EXIT_UNCHECKED;
 	end = combined_end(&c);
@@ -555,6 +713,8 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 		{ "format", required_argument, NULL, 'F' },
 		{ "tcti", required_argument, NULL, 'T' },
 		{ "keep", required_argument, NULL, 'k' },
+		{ "store-only", no_argument, NULL, 'S' },
+		{ "pcrs", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -562,7 +722,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 	char lib[64];
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:jf:F:T:k:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:jf:F:T:k:Sp:h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->store_dir = optarg;
@@ -590,6 +750,13 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 				return -EINVAL;
 			}
 			o->tcti = optarg;
+			break;
+		case 'S':
+			o->store_only = true;
+			break;
+		case 'p':
+			if (pcr_values_add(o->pcrs, optarg))
+				return -EINVAL;
 			break;
 		case 'k':
 			if (parse_count(optarg, false, &o->keep)) {
@@ -628,7 +795,8 @@ int main(int argc, char **argv)
 		{ "kexec-prepare", cmd_kexec_prepare },
 		{ "check", cmd_check },
 	};
-	struct cmd_opts o = { .store_dir = STORE_DEFAULT_DIR, .format = "binary" };
+	static struct pcr_values pcrs;
+	struct cmd_opts o = { .store_dir = STORE_DEFAULT_DIR, .format = "binary", .pcrs = &pcrs };
 	size_t i;
 
 	/* before anything can initialise OpenSSL: no code named by a caller */
@@ -645,6 +813,12 @@ int main(int argc, char **argv)
 			continue;
 		if (parse_opts(argc - 1, argv + 1, &o)) {
 			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+		if ((o.pcrs->values.nr_banks && cmds[i].run != cmd_verify) ||
+		    (o.store_only && cmds[i].run != cmd_export)) {
+			fprintf(stderr, "imasnap %s: --pcrs is for verify, --store-only for export\n",
+				argv[1]);
 			return EXIT_USAGE;
 		}
 		return cmds[i].run(&o);

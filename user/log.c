@@ -71,17 +71,6 @@ int buf_append(struct buf *b, const void *data, size_t len)
 	return 0;
 }
 
-static int buf_append_zeros(struct buf *b, size_t len)
-{
-	int err = buf_reserve(b, len);
-
-	if (err)
-		return err;
-	memset(b->data + b->len, 0, len);
-	b->len += len;
-	return 0;
-}
-
 static int buf_append_le32(struct buf *b, uint32_t v)
 {
 	uint8_t le[4];
@@ -386,20 +375,34 @@ undo:
 	return err;
 }
 
-int log_hashed_bytes(const struct log_record *rec, struct buf *out)
+int log_hashed_parts(const struct log_record *rec, struct log_part parts[LOG_HASHED_PARTS])
 {
-	size_t start = out->len;
+	static const uint8_t zeros[LOG_LEGACY_NAME_PAD];
 	uint32_t name_len;
 
-	if (!log_is_legacy(rec))
-		return buf_append(out, rec->data, rec->data_len);
+	if (!log_is_legacy(rec)) {
+		parts[0] = (struct log_part){ rec->data, rec->data_len };
+		return 1;
+	}
 	/* ima_calc_field_array_hash_tfm: digest | name padded to 256 bytes */
 	name_len = rec->data_len - LEGACY_HDR_SIZE;
-	if (buf_append(out, rec->data, LOG_SHA1_SIZE) ||
-	    buf_append(out, rec->data + LEGACY_HDR_SIZE, name_len) ||
-	    buf_append_zeros(out, LOG_LEGACY_NAME_PAD - name_len)) {
-		out->len = start;
-		return -ENOMEM;
+	parts[0] = (struct log_part){ rec->data, LOG_SHA1_SIZE };
+	parts[1] = (struct log_part){ rec->data + LEGACY_HDR_SIZE, name_len };
+	parts[2] = (struct log_part){ zeros, LOG_LEGACY_NAME_PAD - name_len };
+	return 3;
+}
+
+int log_hashed_bytes(const struct log_record *rec, struct buf *out)
+{
+	struct log_part parts[LOG_HASHED_PARTS];
+	size_t start = out->len;
+	int i, n = log_hashed_parts(rec, parts);
+
+	for (i = 0; i < n; i++) {
+		if (buf_append(out, parts[i].data, parts[i].len)) {
+			out->len = start;
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }

@@ -79,6 +79,20 @@ int log_encode(struct buf *out, uint32_t pcr,
 	       const uint8_t digest[LOG_SHA1_SIZE], const char *name,
 	       const uint8_t *fields, size_t fields_len);
 
+/* A piece of the bytes a template digest hashes */
+struct log_part {
+	const uint8_t *data;
+	size_t len;
+};
+#define LOG_HASHED_PARTS	3
+
+/*
+ * The bytes that a bank's template digest hashes, in order, without a copy:
+ * the template data, or for the legacy template its digest, name and the
+ * name's zero padding. Returns the number of parts.
+ */
+int log_hashed_parts(const struct log_record *rec, struct log_part parts[LOG_HASHED_PARTS]);
+
 /*
  * Appends to out the bytes that a bank's template digest hashes (the
  * digest itself is H(bytes) for every bank).

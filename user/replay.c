@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -50,32 +52,86 @@ const char *alg_name(uint16_t alg_id)
 	return alg ? alg->name : NULL;
 }
 
+uint16_t alg_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (!strcmp(algs[i].name, name))
+			return algs[i].id;
+	return 0;
+}
+
+_Static_assert(sizeof(algs) / sizeof(algs[0]) == REPLAY_HASHER_ALGS, "one context per algorithm");
+static const EVP_MD *fetched_mds[REPLAY_HASHER_ALGS];
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Fetched once: an EVP_MD looked up by name at each digest costs OpenSSL 3
+ * a fetch per call, which a replay of a million records notices.
+ */
+static void fetch_mds(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		fetched_mds[i] = EVP_MD_fetch(NULL, algs[i].name, NULL);
+}
+
 /* NULL when this OpenSSL cannot compute the algorithm (sm3 may be absent) */
 static const EVP_MD *alg_md(uint16_t alg_id)
 {
 	const struct alg_info *alg = alg_lookup(alg_id);
 
-	return alg ? EVP_get_digestbyname(alg->name) : NULL;
+	pthread_once(&fetch_once, fetch_mds);
+	return alg ? fetched_mds[alg - algs] : NULL;
 }
 
-/* out = H(a | b); b may be empty. Serves template digests and extends. */
-static int hash2(uint16_t alg_id, const void *a, size_t a_len,
-		 const void *b, size_t b_len, uint8_t *out)
+/* Contexts are made when first used: most replays use two algorithms or four */
+int replay_hasher_init(struct replay_hasher *h)
 {
+	memset(h, 0, sizeof(*h));
+	return 0;
+}
+
+void replay_hasher_free(struct replay_hasher *h)
+{
+	size_t i;
+
+	for (i = 0; i < REPLAY_HASHER_ALGS; i++) {
+		EVP_MD_CTX_free(h->ctx[i]);
+		h->ctx[i] = NULL;
+	}
+}
+
+/* out = H(parts...); serves template digests and extends */
+static int hash_parts(struct replay_hasher *h, uint16_t alg_id,
+		      const struct log_part *parts, int nr_parts, uint8_t *out)
+{
+	const struct alg_info *alg = alg_lookup(alg_id);
 	const EVP_MD *md = alg_md(alg_id);
-	EVP_MD_CTX *ctx;
-	int ok;
+	EVP_MD_CTX **ctx;
+	int i, ok;
 
 	if (!md)
 		return -EOPNOTSUPP;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	ok = EVP_DigestInit_ex(ctx, md, NULL) &&
-	     EVP_DigestUpdate(ctx, a, a_len) &&
-	     EVP_DigestUpdate(ctx, b, b_len) &&
-	     EVP_DigestFinal_ex(ctx, out, NULL);
-	EVP_MD_CTX_free(ctx);
+	/*
+	 * One context per algorithm: a context initialised again for the
+	 * same digest keeps its state's memory; for another it frees it
+	 */
+	ctx = &h->ctx[alg - algs];
+	if (*ctx) {
+		/* NULL: the same digest again, its provider state reset in place */
+		md = NULL;
+	} else {
+		*ctx = EVP_MD_CTX_new();
+		if (!*ctx)
+			return -ENOMEM;
+	}
+	ok = EVP_DigestInit_ex2(*ctx, md, NULL);
+	for (i = 0; ok && i < nr_parts; i++)
+		ok = EVP_DigestUpdate(*ctx, parts[i].data, parts[i].len);
+	ok = ok && EVP_DigestFinal_ex(*ctx, out, NULL);
 	return ok ? 0 : -EIO;
 }
 
@@ -143,33 +199,58 @@ int replay_set_pcr(struct replay *r, uint16_t alg_id, unsigned int pcr,
 	return 0;
 }
 
+int replay_record_digests(struct replay_hasher *h, const struct replay *r,
+			  const struct log_record *rec, struct record_digests *d)
+{
+	struct log_part parts[LOG_HASHED_PARTS];
+	const struct replay_bank *bank;
+	int i, n, err;
+
+	/* IMA extends violations with all ones: nothing to hash */
+	if (log_is_violation(rec))
+		return 0;
+	n = log_hashed_parts(rec, parts);
+	err = hash_parts(h, ALG_SHA1, parts, n, d->sha1);
+	for (i = 0; !err && i < r->nr_banks; i++) {
+		bank = &r->bank[i];
+		if (!bank->size || bank->sha1_padded)
+			continue;
+		if (bank->alg_id == ALG_SHA1)
+			memcpy(d->bank[i], d->sha1, LOG_SHA1_SIZE);
+		else
+			err = hash_parts(h, bank->alg_id, parts, n, d->bank[i]);
+	}
+	return err;
+}
+
 /* The bank's template digest of the record, into digest[bank->size] */
-static int template_digest(const struct replay_bank *bank,
-			   const struct log_record *rec,
-			   const struct buf *hashed, uint8_t *digest)
+static const uint8_t *template_digest(const struct replay_bank *bank,
+				      const struct log_record *rec,
+				      const uint8_t *hashed, uint8_t *digest)
 {
 	/* IMA extends violations with all ones, though it logs all zeros */
 	if (log_is_violation(rec)) {
 		memset(digest, 0xff, bank->size);
-		return 0;
+		return digest;
 	}
 	if (bank->sha1_padded) {
 		memset(digest, 0, bank->size);
 		memcpy(digest, rec->digest, LOG_SHA1_SIZE);
-		return 0;
+		return digest;
 	}
-	return hash2(bank->alg_id, hashed->data, hashed->len, NULL, 0, digest);
+	return hashed;
 }
 
 /*
  * Computes every bank's new value before changing any, so that a failure
  * leaves r as it was.
  */
-static int extend_banks(struct replay *r, const struct log_record *rec,
-			const struct buf *hashed)
+static int extend_banks(struct replay_hasher *h, struct replay *r,
+			const struct log_record *rec, const struct record_digests *d)
 {
 	uint8_t next[REPLAY_MAX_BANKS][REPLAY_MAX_DIGEST];
 	uint8_t digest[REPLAY_MAX_DIGEST];
+	struct log_part parts[2];
 	struct replay_bank *bank;
 	int i, err;
 
@@ -177,9 +258,10 @@ static int extend_banks(struct replay *r, const struct log_record *rec,
 		bank = &r->bank[i];
 		if (!bank->size)
 			continue;
-		err = template_digest(bank, rec, hashed, digest);
-		err = err ?: hash2(bank->alg_id, bank->pcr[rec->pcr],
-				   bank->size, digest, bank->size, next[i]);
+		parts[0] = (struct log_part){ bank->pcr[rec->pcr], bank->size };
+		parts[1] = (struct log_part){ template_digest(bank, rec, d->bank[i], digest),
+					      bank->size };
+		err = hash_parts(h, bank->alg_id, parts, 2, next[i]);
 		if (err)
 			return err;
 	}
@@ -190,16 +272,14 @@ static int extend_banks(struct replay *r, const struct log_record *rec,
 	return 0;
 }
 
-int replay_extend(struct replay *r, const struct log_record *rec)
+static int extend_with(struct replay_hasher *h, struct replay *r,
+		       const struct log_record *rec, const struct record_digests *d)
 {
-	struct buf hashed = { 0 };
 	int err;
 
 	if (rec->pcr >= REPLAY_NR_PCRS)
 		return -EINVAL;
-	err = log_hashed_bytes(rec, &hashed);
-	err = err ?: extend_banks(r, rec, &hashed);
-	buf_free(&hashed);
+	err = extend_banks(h, r, rec, d);
 	if (err)
 		return err;
 	r->pcrs_used |= 1u << rec->pcr;
@@ -207,20 +287,55 @@ int replay_extend(struct replay *r, const struct log_record *rec)
 	return 0;
 }
 
+int replay_extend(struct replay *r, const struct log_record *rec)
+{
+	struct record_digests d;
+	struct replay_hasher h;
+	int err;
+
+	err = replay_hasher_init(&h);
+	err = err ?: replay_record_digests(&h, r, rec, &d);
+	err = err ?: extend_with(&h, r, rec, &d);
+	replay_hasher_free(&h);
+	return err;
+}
+
 int replay_check_digest(const struct log_record *rec)
 {
+	struct log_part parts[LOG_HASHED_PARTS];
 	uint8_t digest[LOG_SHA1_SIZE];
-	struct buf hashed = { 0 };
+	struct replay_hasher h;
 	int err;
 
 	if (log_is_violation(rec))
 		return 0;
-	err = log_hashed_bytes(rec, &hashed);
-	err = err ?: hash2(ALG_SHA1, hashed.data, hashed.len, NULL, 0, digest);
-	buf_free(&hashed);
+	err = replay_hasher_init(&h);
+	err = err ?: hash_parts(&h, ALG_SHA1, parts, log_hashed_parts(rec, parts), digest);
+	replay_hasher_free(&h);
 	if (err)
 		return err;
 	return memcmp(digest, rec->digest, LOG_SHA1_SIZE) ? -EBADMSG : 0;
+}
+
+int replay_pair_extend(struct replay_hasher *h, struct replay_pair *rp,
+		       const struct log_record *rec, const struct record_digests *d)
+{
+	int err;
+
+	if (!log_is_violation(rec) && memcmp(d->sha1, rec->digest, LOG_SHA1_SIZE))
+		return -EBADMSG;
+	err = extend_with(h, &rp->hashed, rec, d);
+	return err || rp->hashed_only ? err : extend_with(h, &rp->padded, rec, d);
+}
+
+int replay_pair_record(struct replay_hasher *h, struct replay_pair *rp,
+		       const struct log_record *rec)
+{
+	struct record_digests d;
+	int err;
+
+	err = replay_record_digests(h, &rp->hashed, rec, &d);
+	return err ?: replay_pair_extend(h, rp, rec, &d);
 }
 
 enum bank_match replay_bank_match(const struct replay_pair *rp, int b,
@@ -258,6 +373,7 @@ int replay_pair_init_algs(struct replay_pair *rp, const uint16_t *alg_ids, int n
 
 	err = err ?: replay_init(&rp->padded, alg_ids, nr_banks);
 	replay_pad_sha1(&rp->padded);
+	rp->hashed_only = false;
 	return err;
 }
 
@@ -289,10 +405,25 @@ int replay_pair_set_base(struct replay_pair *rp, const struct replay *base)
 	return err;
 }
 
+int replay_report_record(struct replay_hasher *h, struct replay_pair *rp,
+			 const struct log_record *rec, const struct record_digests *d,
+			 uint64_t i, FILE *out)
+{
+	int err = d ? replay_pair_extend(h, rp, rec, d) : replay_pair_record(h, rp, rec);
+
+	if (err == -EBADMSG)
+		fprintf(out, "entry %" PRIu64 ": its template data does not hash to its logged digest: replay diverges here\n",
+			i);
+	else if (err)
+		fprintf(out, "entry %" PRIu64 ": cannot be replayed (PCR %u)\n", i, rec->pcr);
+	return err;
+}
+
 int replay_until_match(struct replay_pair *rp, const struct replay *tpm,
 		       replay_record_fn record, const void *ctx, uint64_t from,
 		       uint64_t end, uint64_t counted, uint64_t *matched, FILE *out)
 {
+	struct replay_hasher h;
 	struct log_record rec;
 	const uint8_t *bytes;
 	uint64_t i;
@@ -300,28 +431,21 @@ int replay_until_match(struct replay_pair *rp, const struct replay *tpm,
 	int err;
 
 	*matched = UINT64_MAX;
-	for (i = from; i < end; i++) {
+	err = replay_hasher_init(&h);
+	for (i = from; !err && i < end; i++) {
 		bytes = record(ctx, i, &len);
 		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0) {
 			fprintf(out, "entry %" PRIu64 ": cannot be read\n", i);
-			return -EBADMSG;
+			err = -EBADMSG;
+			break;
 		}
-		if (replay_check_digest(&rec)) {
-			fprintf(out, "entry %" PRIu64 ": its template data does not hash to its logged digest: replay diverges here\n",
-				i);
-			return -EBADMSG;
-		}
-		err = replay_extend(&rp->hashed, &rec);
-		err = err ?: replay_extend(&rp->padded, &rec);
-		if (err) {
-			fprintf(out, "entry %" PRIu64 ": cannot be replayed (PCR %u)\n", i, rec.pcr);
-			return err;
-		}
+		err = replay_report_record(&h, rp, &rec, NULL, i, out);
 		/* IMA counts an entry before it extends the TPM: one may be in flight */
-		if (i + 2 >= counted && replay_matches(rp, tpm)) {
+		if (!err && i + 2 >= counted && replay_matches(rp, tpm)) {
 			*matched = i + 1;
 			break;
 		}
 	}
-	return 0;
+	replay_hasher_free(&h);
+	return err;
 }

@@ -59,6 +59,29 @@ void replay_pad_sha1(struct replay *r);
 /* Sets a starting value (a snapshot's base) for one PCR of one bank */
 int replay_set_pcr(struct replay *r, uint16_t alg_id, unsigned int pcr,
 		   const uint8_t *value, size_t size);
+/* One thread's hashing state: an EVP_MD_CTX per algorithm, reused */
+#define REPLAY_HASHER_ALGS	5
+struct replay_hasher {
+	struct evp_md_ctx_st *ctx[REPLAY_HASHER_ALGS];
+};
+
+int replay_hasher_init(struct replay_hasher *h);
+void replay_hasher_free(struct replay_hasher *h);
+
+/*
+ * What a record's replay hashes from its data: its SHA-1 template digest
+ * (checked against the logged one) and every bank's. Computing these is the
+ * replay's parallel part; extending with them is its sequential part.
+ */
+struct record_digests {
+	uint8_t sha1[LOG_SHA1_SIZE];
+	uint8_t bank[REPLAY_MAX_BANKS][REPLAY_MAX_DIGEST];
+};
+
+/* The record's digests for r's banks (none for a violation) */
+int replay_record_digests(struct replay_hasher *h, const struct replay *r,
+			  const struct log_record *rec, struct record_digests *d);
+
 /* Extends every bank with the record; -EINVAL for a PCR out of range */
 int replay_extend(struct replay *r, const struct log_record *rec);
 /*
@@ -71,6 +94,8 @@ const struct replay_bank *replay_find_bank(const struct replay *r,
 /* Digest size of a TCG algorithm, 0 if unknown; its name ("sha256") or NULL */
 uint16_t alg_digest_size(uint16_t alg_id);
 const char *alg_name(uint16_t alg_id);
+/* The algorithm of a name alg_name gives ("sha256"), 0 if none */
+uint16_t alg_from_name(const char *name);
 
 /*
  * IMA extends each bank with the template's digest in that bank's hash, or,
@@ -80,6 +105,8 @@ const char *alg_name(uint16_t alg_id);
 struct replay_pair {
 	struct replay hashed;
 	struct replay padded;
+	/* the padded replay is skipped: a first pass whose result may do */
+	bool hashed_only;
 };
 
 enum bank_match { NO_MATCH, HASHED_MATCH, PADDED_MATCH };
@@ -89,6 +116,22 @@ int replay_pair_init_algs(struct replay_pair *rp, const uint16_t *alg_ids, int n
 int replay_pair_init(struct replay_pair *rp, const struct replay *tpm);
 /* Starts both replays from a snapshot_aggregate's base values */
 int replay_pair_set_base(struct replay_pair *rp, const struct replay *base);
+/*
+ * Extends both replays with a record whose digests d were computed for
+ * rp->hashed: -EBADMSG when its data does not hash to its logged SHA-1
+ * digest, -EINVAL for a PCR out of range. replay_pair_record computes d too.
+ */
+int replay_pair_extend(struct replay_hasher *h, struct replay_pair *rp,
+		       const struct log_record *rec, const struct record_digests *d);
+int replay_pair_record(struct replay_hasher *h, struct replay_pair *rp,
+		       const struct log_record *rec);
+/*
+ * replay_pair_extend (d NULL: replay_pair_record) of entry i, saying on out
+ * why it cannot be replayed
+ */
+int replay_report_record(struct replay_hasher *h, struct replay_pair *rp,
+			 const struct log_record *rec, const struct record_digests *d,
+			 uint64_t i, FILE *out);
 /* Whether bank b of PCR pcr equals the TPM's, and which way */
 enum bank_match replay_bank_match(const struct replay_pair *rp, int b,
 				  const struct replay *tpm, unsigned int pcr);

@@ -271,18 +271,19 @@ static int check_base(const struct replay_pair *rp, const struct replay *base, i
 static int replay_range(struct replay_pair *rp, replay_record_fn record, const void *ctx,
 			uint64_t from, uint64_t end)
 {
+	struct replay_hasher h;
 	struct log_record rec;
 	const uint8_t *bytes;
 	size_t len;
-	int err = 0;
+	int err;
 
+	err = replay_hasher_init(&h);
 	for (; !err && from < end; from++) {
 		bytes = record(ctx, from, &len);
-		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0 || replay_check_digest(&rec))
-			return -EBADMSG;
-		err = replay_extend(&rp->hashed, &rec);
-		err = err ?: replay_extend(&rp->padded, &rec);
+		err = !bytes || log_parse(bytes, len, &rec, NULL) <= 0 ? -EBADMSG :
+		      replay_pair_record(&h, rp, &rec);
 	}
+	replay_hasher_free(&h);
 	return err ? -EBADMSG : 0;
 }
 

@@ -14,7 +14,6 @@
 
 #include "tpm.h"
 
-#define DEFAULT_TCTI	"device:/dev/tpmrm0"
 #define READ_TRIES	100	/* reads of all PCRs, each spoiled by an extend */
 
 struct tpm {
@@ -250,7 +249,7 @@ static int read_values(struct tpm *tpm, struct replay *pcrs,
 
 int tpm_read_pcrs(struct replay *pcrs, uint32_t pcr_mask, const char *tcti)
 {
-	struct tpm tpm = { .tcti_conf = tcti ? tcti : DEFAULT_TCTI };
+	struct tpm tpm = { .tcti_conf = tcti ? tcti : TPM_DEFAULT_TCTI };
 	TPML_PCR_SELECTION banks, want;
 	int tries, err;
 

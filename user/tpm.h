@@ -8,6 +8,8 @@
 
 #include "replay.h"
 
+#define TPM_DEFAULT_TCTI	"device:/dev/tpmrm0"
+
 /*
  * Fills pcrs with every bank the TPM has allocated and, in each, the values of
  * the PCRs in pcr_mask (bit n: PCR n). tcti NULL: "device:/dev/tpmrm0".

@@ -15,6 +15,14 @@
 #       from FIRST on: the time from IMA adding it to the list to the end of
 #       the loader's first fdatasync after the write that held it; prints
 #       "N MEDIAN_MS P99_MS MAX_MS UNMATCHED"
+#   logtool.py make STORE N MIX PCRDIR
+#       writes a log of N records (MIX "ima-ng": that template only; "all":
+#       ima, ima-ng, ima-sig, ima-buf and a custom template in turn, with a
+#       violation and a record in PCR 11 now and then) and, computed here
+#       apart from imasnap, the PCR values it replays to in PCRDIR/ALG for
+#       sha1, sha256, sha384 and sha512, in evmctl's --pcrs format
+import hashlib
+import os
 import re
 import struct
 import sys
@@ -97,10 +105,64 @@ def latency(store, trace, first=0):
     print(len(lat), f'{pick(0.5):.1f}', f'{pick(0.99):.1f}', f'{lat[-1]:.1f}', unmatched)
 
 
+BANKS = ('sha1', 'sha256', 'sha384', 'sha512')
+
+
+def field(b):
+    return struct.pack('<I', len(b)) + b
+
+
+def template(i, mix):
+    """(pcr, name, logged data, hashed bytes) of record i"""
+    path = f'/usr/lib/bench/file-{i:08d}.so'.encode()
+    digest = hashlib.sha256(path).digest()
+    kind = 'ima-ng' if mix == 'ima-ng' else ('ima', 'ima-ng', 'ima-sig', 'ima-buf', 'custom')[i % 5]
+    pcr = 11 if mix == 'all' and i % 97 == 0 else 10
+    if kind == 'ima':
+        d = hashlib.sha1(path).digest()
+        logged = d + struct.pack('<I', len(path)) + path
+        return pcr, b'ima', logged, d + path.ljust(256, b'\0')
+    dng = field(b'sha256:\0' + digest)
+    data = {
+        'ima-ng': dng + field(path + b'\0'),
+        'ima-sig': dng + field(path + b'\0') + field(b''),
+        'ima-buf': dng + field(b'kexec-cmdline\0') + field(b'root=/dev/vda ro ' * 3),
+        'custom': field(b'ima:sha256:\0' + digest) + field(path + b'\0') + field(b''),
+    }[kind]
+    name = b'd-ngv2|n-ng|sig' if kind == 'custom' else kind.encode()
+    return pcr, name, data, data
+
+
+def make(store, n, mix, pcrdir):
+    pcrs = {alg: [bytes(hashlib.new(alg).digest_size)] * 24 for alg in BANKS}
+    with open(store, 'wb') as out:
+        buf = []
+        for i in range(n):
+            pcr, name, logged, hashed = template(i, mix)
+            violation = mix == 'all' and i % 1009 == 500
+            sha1 = bytes(20) if violation else hashlib.sha1(hashed).digest()
+            head = struct.pack('<I', pcr) + sha1 + field(name)
+            buf.append(head + (logged if name == b'ima' else field(logged)))
+            for alg in BANKS:
+                size = hashlib.new(alg).digest_size
+                tdig = b'\xff' * size if violation else hashlib.new(alg, hashed).digest()
+                pcrs[alg][pcr] = hashlib.new(alg, pcrs[alg][pcr] + tdig).digest()
+            if len(buf) >= 4096:
+                out.write(b''.join(buf))
+                buf = []
+        out.write(b''.join(buf))
+    os.makedirs(pcrdir, exist_ok=True)
+    for alg in BANKS:
+        with open(os.path.join(pcrdir, alg), 'w') as f:
+            f.writelines(f'PCR-{p:02d}: {v.hex()}\n' for p, v in enumerate(pcrs[alg]))
+
+
 if __name__ == '__main__':
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == 'missing':
         missing(args[0], args[1], int(args[2]), int(args[3]))
+    elif cmd == 'make':
+        make(args[0], int(args[1]), args[2], args[3])
     elif cmd == 'latency':
         latency(args[0], args[1], int(args[2]) if len(args) > 2 else 0)
     else:

@@ -33,6 +33,8 @@ PACKAGES=(
 	e2fsprogs dmsetup
 	# the CONFIG_IMA_KEXEC test kernel (test/vm/custom-kernel.sh)
 	linux-source-6.1 flex bison bc dwarves
+	# packaging (make deb, make pkg-test: test/pkg/run.sh)
+	dpkg-dev debhelper dh-dkms dkms lintian fakeroot man-db zstd
 	# used by test/vm/*.sh and the in-guest runner (usually already there)
 	coreutils util-linux procps findutils grep
 )
