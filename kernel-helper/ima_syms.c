@@ -82,6 +82,16 @@ static int list_file_check(struct dentry *dentry, const char *name,
 		pr_err("IMA's %s file does not exist; refusing to load\n", name);
 		return -ENOENT;
 	}
+	/*
+	 * Newer IMA lists each hash algorithm in a file of its own and makes
+	 * these names symlinks to one of them: readers of every such file hold
+	 * entries, and the gate covers two files only.
+	 */
+	if (d_is_symlink(dentry)) {
+		pr_err("IMA's %s is a symlink (IMA keeps one list file per hash algorithm here); the helper holds back readers of two list files only, so trims could free entries a reader of another holds; refusing to load\n",
+		       name);
+		return -EOPNOTSUPP;
+	}
 	if (d_inode(dentry)->i_fop != fops) {
 		pr_err("IMA's %s file does not use IMA's file operations (%ps): another module replaced them, or this is not the expected kernel; refusing to load\n",
 		       name, d_inode(dentry)->i_fop);

@@ -250,11 +250,21 @@ fi
 SHORT_KERNELS=()
 ((WHOLE == 0)) || read -ra SHORT_KERNELS <<<"${IMASNAP_SHORT_KERNELS-trixie sid}"
 read -ra SHORT_FILES <<<"${IMASNAP_SHORT_FILES:-test/bats/smoke.bats test/bats/capture.bats}"
+# Where the helper does not handle the kernel's IMA yet, it must refuse to
+# load with this message (test/prereq/helper-refused.bats).
+declare -A HELPER_REFUSAL=(
+	[trixie]="is a symlink (IMA keeps one list file per hash algorithm here)"
+	[sid]="the kernel's BTF (__start_BTF) has no valid header"
+)
 for k in "${SHORT_KERNELS[@]}"; do
 	if [[ ${IMASNAP_ALL:-} == 1 ]]; then
 		for f in "${MAIN[@]}"; do
 			boot "$k $(basename "$f" .bats)" ima-ng --kernel "$k" -- "$f"
 		done
+		[[ -z ${HELPER_REFUSAL[$k]:-} ]] ||
+			boot "$k helper refused" ima-ng --kernel "$k" \
+				--env "IMASNAP_EXPECT_REFUSAL=${HELPER_REFUSAL[$k]}" -- \
+				"$TOP/test/prereq/helper-refused.bats"
 	else
 		boot "$k kernel: short pass" ima-ng --kernel "$k" -- "${SHORT_FILES[@]/#/$TOP/}"
 	fi
