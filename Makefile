@@ -31,7 +31,8 @@ LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
-.PHONY: all clean test test-all unit-test host-test module vmlinux.h-regen custom-kernel custom-kernel-module \
+.PHONY: all clean test test-all test-host unit-test prereq-test module vmlinux.h-regen \
+	custom-kernel custom-kernel-module \
 	install uninstall deb pkg-test
 all: imasnap-load imasnap module $(OUTPUT)/measure
 
@@ -108,8 +109,8 @@ unit-test: $(UNIT_TESTS)
 	@test/unit/run.sh $(UNIT_TESTS)
 
 # The kernel prerequisite checks on this host's own kernel (no IMA here)
-host-test: imasnap imasnap-load
-	@test/host/check.sh
+prereq-test: imasnap imasnap-load
+	@test/prereq/check.sh
 
 # `make test` is CI's set and the README's test command: unit tests, every
 # suite and the kexec chain on Debian's kernel, smoke and capture on Debian
@@ -181,6 +182,12 @@ deb:
 # build from /usr/src alone and the packages (test/pkg/run.sh); CI runs it.
 pkg-test: imasnap-load imasnap
 	@test/pkg/run.sh
+
+# The host test bed alone (docs/testing-host.md): the packages from `make
+# deb` in a Debian 12 image with systemd, a chain of boots with kexec and a
+# reboot. `make test-all` runs it too.
+test-host: all
+	test/run-tests.sh test/host/*.bats
 
 clean:
 	rm -rf $(OUTPUT) imasnap-load imasnap

@@ -116,10 +116,29 @@ void readers_gate_remove(void);
 int readers_block(unsigned int wait_ms);
 void readers_unblock(void);
 
+/* stats.c: how long the helper holds IMA's list mutex and the kexec lock */
+enum hold_kind {
+	HOLD_TRIM,	/* unlinking a batch of entries */
+	HOLD_TAIL,	/* a look at the list's tail (checks against the TPM) */
+	HOLD_UNHASHED,	/* the check of the unhashed prefix (load) */
+	HOLD_RECOVER,	/* the entries added during the load's walk */
+	HOLD_REBOOT,	/* measurement suspended for a reboot: long by design */
+	HOLD_KEXEC,	/* the kexec lock, append and unlink (CONFIG_IMA_KEXEC) */
+	HOLD_APPEND,	/* IMA recording the snapshot_aggregate (its TPM extend) */
+	HOLD_NR
+};
+extern const struct file_operations stats_fops;
+void hold_record(enum hold_kind kind, u64 start_ns);
+u64 list_lock(void);
+void list_unlock(enum hold_kind kind, u64 start_ns);
+void tpm_command_check(void);
+void cut_counted(bool rebase);
+
 /* trim.c */
 struct list_stats {
 	u64 entries;
 	u64 bytes;
+	u64 kmem;	/* kernel memory of the entries (ksize of each part) */
 };
 
 struct imasnap_state {
@@ -143,6 +162,7 @@ struct imasnap_state {
 extern struct imasnap_state snap;
 extern unsigned int reader_wait_ms;
 extern unsigned int trim_batch;
+extern unsigned int trim_hold_us;
 
 /* epoch index of the list's first entry */
 static inline u64 head_index(void)
@@ -160,6 +180,7 @@ int rebase_entries(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 		   const struct rebase *rebase);
 void list_stats(struct list_stats *stats);
 u32 entry_binary_size(const struct ima_template_entry *entry);
+size_t entry_kmem(const struct ima_queue_entry *qe);
 
 /* recover.c */
 int recover_state(void);

@@ -38,6 +38,10 @@
  *          kexec, negative when a new epoch began at a cut), entries, bytes,
  *          epoch, then "base: <pcr> <alg> <hex>" per PCR with a base and per
  *          bank the helper can hash.
+ *   stats  (0444) "key: value" lines (stats.c): kmem (kernel memory the
+ *          listed entries hold: what trimming them frees), trims, rebases,
+ *          TPM commands sent under IMA's list mutex (always 0), and per
+ *          critical section the count, longest and total hold in ns.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -57,13 +61,19 @@ module_param(reader_wait_ms, uint, 0644);
 MODULE_PARM_DESC(reader_wait_ms,
 		 "How long a trim waits for readers of IMA's list files to close them before failing with EBUSY (ms, default 1000)");
 
-unsigned int trim_batch = 128;
+unsigned int trim_batch = 4096;
 module_param(trim_batch, uint, 0644);
 MODULE_PARM_DESC(trim_batch,
-		 "Entries unlinked per hold of IMA's list mutex (1..4096, default 128)");
+		 "At most this many entries unlinked per hold of IMA's list mutex (1..4096, default 4096; trim_hold_us bounds a hold first)");
+
+unsigned int trim_hold_us = 200;
+module_param(trim_hold_us, uint, 0644);
+MODULE_PARM_DESC(trim_hold_us,
+		 "A trim gives IMA's list mutex back after holding it this long (us, 1..100000, default 200)");
 
 static struct dentry *imasnap_dir;
 static struct dentry *state_file;
+static struct dentry *stats_file;
 
 static int state_show(struct seq_file *m, void *v)
 {
@@ -211,6 +221,7 @@ static void files_remove(void)
 
 	for (i = ARRAY_SIZE(controls) - 1; i >= 0; i--)
 		securityfs_remove(controls[i].dentry);	/* NULL-safe */
+	securityfs_remove(stats_file);
 	securityfs_remove(state_file);
 	securityfs_remove(imasnap_dir);
 }
@@ -242,6 +253,8 @@ static int files_create(void)
 		return err;
 	}
 	err = file_create(&state_file, "state", 0444, NULL, &state_fops);
+	if (!err)
+		err = file_create(&stats_file, "stats", 0444, NULL, &stats_fops);
 	for (i = 0; !err && i < ARRAY_SIZE(controls); i++)
 		err = file_create(&controls[i].dentry, controls[i].name, 0200,
 				  &controls[i], &control_fops);

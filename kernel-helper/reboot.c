@@ -91,11 +91,11 @@ static void hold_ima(struct work_struct *work)
 	unsigned long hold = msecs_to_jiffies(READ_ONCE(reboot_wait_ms) +
 					      REBOOT_HOLD_MS);
 	long left;
+	u64 start = list_lock();
 
-	mutex_lock(ima.extend_list_mutex);
 	complete(&hold_taken);
 	left = wait_event_timeout(hold_wait, READ_ONCE(hold_stop), hold);
-	mutex_unlock(ima.extend_list_mutex);
+	list_unlock(HOLD_REBOOT, start);
 	if (!left)
 		pr_warn("the kernel is still up %u ms after its reboot notifier suspended measurement: the reboot failed? IMA's list mutex is given back, measurement and trims resume\n",
 			jiffies_to_msecs(hold));

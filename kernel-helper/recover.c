@@ -46,6 +46,7 @@ static int tpm_reset_count(struct tpm_chip *chip, u32 *count)
 		return rc;
 	rc = tpm_buf_init(&buf, TPM2_ST_NO_SESSIONS, TPM2_CC_READ_CLOCK_CODE);
 	if (!rc) {
+		tpm_command_check();
 		rc = tpm_transmit_cmd(chip, &buf, READ_CLOCK_RESPONSE_SIZE - TPM_HEADER_SIZE,
 				      "reading the TPM's reset counter");
 		if (!rc)
@@ -116,6 +117,7 @@ static int tpm_read_pcrs(u32 mask, struct pcr_values *tpm)
 			if (!snap.banks.bank[i].available)
 				continue;
 			d.alg_id = snap.banks.bank[i].alg_id;
+			tpm_command_check();
 			err = tpm_pcr_read(*ima.tpm_chip, pcr, &d);
 			if (err)
 				return err;
@@ -131,11 +133,11 @@ static int tpm_read_pcrs(u32 mask, struct pcr_values *tpm)
 static struct list_head *list_tail(void)
 {
 	struct list_head *tail;
-
 	/* IMA adds to the list and extends the PCR in one hold of its mutex */
-	mutex_lock(ima.extend_list_mutex);
+	u64 start = list_lock();
+
 	tail = ima.measurements->prev;
-	mutex_unlock(ima.extend_list_mutex);
+	list_unlock(HOLD_TAIL, start);
 	return tail;
 }
 
@@ -305,7 +307,7 @@ static u64 unhashed_from(struct ima_queue_entry *qe,
 u64 count_unhashed(void)
 {
 	struct ima_queue_entry *last;
-	u64 n;
+	u64 n, start;
 
 	lockdep_assert_held(&snap.lock);
 	if (IS_ENABLED(CONFIG_IMA_DISABLE_HTABLE))
@@ -314,12 +316,12 @@ u64 count_unhashed(void)
 					 struct ima_queue_entry, later), &last);
 	if (!n)
 		return 0;
-	mutex_lock(ima.extend_list_mutex);
+	start = list_lock();
 	if (entry_hashed(last))	/* rare: count again, undisturbed */
 		n = unhashed_from(list_first_entry(ima.measurements,
 						   struct ima_queue_entry,
 						   later), &last);
-	mutex_unlock(ima.extend_list_mutex);
+	list_unlock(HOLD_UNHASHED, start);
 	return n;
 }
 
@@ -379,7 +381,7 @@ int recover_state(void)
 	struct ima_queue_entry *qe, *first, *seen = NULL;
 	struct recovery r = {};
 	long since_boot;
-	u64 trimmed;
+	u64 trimmed, start;
 	int err = -ENOMEM;
 
 	r.scratch.base = kzalloc(sizeof(*r.scratch.base), GFP_KERNEL);
@@ -398,7 +400,7 @@ int recover_state(void)
 		if (!(r.entries % 4096))
 			cond_resched();
 	}
-	mutex_lock(ima.extend_list_mutex);
+	start = list_lock();
 	for (qe = list_entry_rcu(seen->later.next, struct ima_queue_entry,
 				 later);
 	     &qe->later != ima.measurements;
@@ -406,7 +408,7 @@ int recover_state(void)
 				 later))
 		consider(&r, qe->entry);
 	since_boot = ima_listed_since_boot();
-	mutex_unlock(ima.extend_list_mutex);
+	list_unlock(HOLD_RECOVER, start);
 
 	err = -EINVAL;
 	if (since_boot < 0 || r.entries > since_boot) {

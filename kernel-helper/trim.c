@@ -21,6 +21,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ktime.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -68,6 +69,23 @@ u32 entry_binary_size(const struct ima_template_entry *entry)
 }
 
 /*
+ * Kernel memory the entry holds, all of it freed by a trim: the queue entry
+ * (with its hash-table node), the template entry, its digests and each
+ * field's data (ima_api.c, ima_template_lib.c, ima_queue.c: one kmalloc
+ * each). ksize(): what the slab gives, not what was asked for.
+ */
+size_t entry_kmem(const struct ima_queue_entry *qe)
+{
+	const struct ima_template_entry *e = qe->entry;
+	size_t size = ksize(qe) + ksize(e) + ksize(e->digests);
+	int i;
+
+	for (i = 0; i < e->template_desc->num_fields; i++)
+		size += ksize(e->template_data[i].data);
+	return size;
+}
+
+/*
  * The state file's count of the list. Any user may read it, under snap.lock:
  * walk only the entries added since the last read, from the last one counted
  * (a trim keeps the cache right, see stats_trimmed()).
@@ -83,6 +101,7 @@ void list_stats(struct list_stats *stats)
 	for_each_entry_from(qe, qe) {
 		snap.stats.entries++;
 		snap.stats.bytes += entry_binary_size(qe->entry);
+		snap.stats.kmem += entry_kmem(qe);
 		snap.stats_last = qe;
 		if (!(++n % 4096))
 			cond_resched();
@@ -103,6 +122,7 @@ static void stats_trimmed(const struct list_stats *removed)
 	}
 	snap.stats.entries -= removed->entries;
 	snap.stats.bytes -= removed->bytes;
+	snap.stats.kmem -= removed->kmem;
 }
 
 /*
@@ -134,25 +154,35 @@ static void runtime_size_remove(const struct ima_template_entry *entry)
 	*ima.binary_runtime_size -= min(size, *ima.binary_runtime_size);
 }
 
+/* A batch ends after trim_hold_us; the clock is read every few entries. */
+#define HOLD_CHECK_EVERY 4
+
 /*
  * Unlinks the first @n entries, which start with @first, holding IMA's mutex
- * for at most trim_batch entries at a time. Unlinked entries keep their
- * ->later.next, so they stay chained for free_entries().
+ * for at most trim_hold_us (and trim_batch entries) at a time: the bound is
+ * time, so that it holds however slow the machine (emulation, cache misses).
+ * Between batches IMA may only have appended at the tail; the head is
+ * checked again at each entry. Unlinked entries keep their ->later.next, so
+ * they stay chained for free_entries().
  */
 static u64 unlink_entries(struct ima_queue_entry *first, u64 n)
 {
 	struct ima_queue_entry *qe, *expect = first;
 	unsigned int batch = clamp(READ_ONCE(trim_batch), 1U, 4096U), i;
-	u64 done = 0;
+	u64 hold_ns = clamp(READ_ONCE(trim_hold_us), 1U, 100000U) * NSEC_PER_USEC;
+	u64 done = 0, start;
 
 	while (done < n) {
-		mutex_lock(ima.extend_list_mutex);
+		start = list_lock();
 		for (i = 0; i < batch && done < n; i++, done++) {
+			if (i && !(i % HOLD_CHECK_EVERY) &&
+			    ktime_get_ns() - start >= hold_ns)
+				break;
 			qe = list_first_entry(ima.measurements,
 					      struct ima_queue_entry, later);
 			/* only this helper removes entries: cannot happen */
 			if (WARN_ON_ONCE(qe != expect)) {
-				mutex_unlock(ima.extend_list_mutex);
+				list_unlock(HOLD_TRIM, start);
 				return done;
 			}
 			expect = list_entry(qe->later.next,
@@ -161,7 +191,7 @@ static u64 unlink_entries(struct ima_queue_entry *first, u64 n)
 			htable_remove(qe);
 			runtime_size_remove(qe->entry);
 		}
-		mutex_unlock(ima.extend_list_mutex);
+		list_unlock(HOLD_TRIM, start);
 		cond_resched();
 	}
 	return done;
@@ -189,31 +219,37 @@ static void free_entries(struct ima_queue_entry *qe, u64 n)
  * kernel (ima_dump_measurement_list) without IMA's mutex, under the kexec
  * lock: hold that lock while entries are unlinked.
  */
-static bool kexec_block(void)
+static bool kexec_block(u64 *start)
 {
+	*start = ktime_get_ns();
 	return !IS_ENABLED(CONFIG_IMA_KEXEC) ||
 	       atomic_cmpxchg_acquire(ima.kexec_lock, 0, 1) == 0;
 }
 
-static void kexec_unblock(void)
+static void kexec_unblock(u64 start)
 {
-	if (IS_ENABLED(CONFIG_IMA_KEXEC))
-		atomic_set_release(ima.kexec_lock, 0);
+	if (!IS_ENABLED(CONFIG_IMA_KEXEC))
+		return;
+	hold_record(HOLD_KEXEC, start);
+	atomic_set_release(ima.kexec_lock, 0);
 }
 
 static int append_aggregate(const struct aggregate *agg)
 {
 	size_t len;
 	void *buf = aggregate_encode(&snap.banks, agg, &len);
+	u64 start;
 	int err;
 
 	if (!buf)
 		return -ENOMEM;
 	/* no hook: no policy lookup, always measured into this PCR */
+	start = ktime_get_ns();
 	err = ima.process_buffer_measurement(NULL, NULL, buf, len,
 					     IMASNAP_EVENT_NAME, IMA_HOOK_NONE,
 					     CONFIG_IMA_MEASURE_PCR_IDX, NULL,
 					     false, NULL, 0);
+	hold_record(HOLD_APPEND, start);
 	kfree(buf);
 	if (err == -ENOENT || err == 1) {
 		/* IMA measures nothing at all: its policy is empty */
@@ -241,7 +277,7 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 	struct list_stats removed = {};
 	struct aggregate agg = {};
 	struct list_head *after;
-	u64 i = 0, unlinked;
+	u64 i = 0, unlinked, kexec_start;
 	int err;
 
 	lockdep_assert_held(&snap.lock);
@@ -253,6 +289,7 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 	if (n) {
 		for_each_entry_from(qe, first) {
 			removed.bytes += entry_binary_size(qe->entry);
+			removed.kmem += entry_kmem(qe);
 			if (++i == n) {
 				last = qe;
 				break;
@@ -311,7 +348,7 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 	if (err)
 		goto out;
 
-	if (!kexec_block()) {
+	if (!kexec_block(&kexec_start)) {
 		readers_unblock();
 		pr_info("trim refused: a kexec image is being loaded; nothing changed, retry\n");
 		err = -EBUSY;
@@ -321,14 +358,14 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 	/* 4. the record goes in first: if IMA refuses it, nothing changed */
 	err = append_aggregate(&agg);
 	if (err) {
-		kexec_unblock();
+		kexec_unblock(kexec_start);
 		readers_unblock();
 		goto out;
 	}
 
 	/* 5. cannot fail */
 	unlinked = unlink_entries(first, n);
-	kexec_unblock();
+	kexec_unblock(kexec_start);
 	readers_unblock();
 
 	/* 6. */
@@ -347,6 +384,7 @@ static int cut_list(u64 n, const u8 digest[SHA1_DIGEST_SIZE],
 	if (rebase)
 		snap.trimmed_before = rebase->count - snap.trimmed;
 	swap(snap.base, agg.base);
+	cut_counted(rebase != NULL);
 	pr_debug("trimmed %llu entries (%llu so far); snapshot_aggregate appended\n",
 		 unlinked, snap.trimmed);
 out:

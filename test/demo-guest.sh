@@ -21,7 +21,7 @@ step() { printf '\n### %s\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "imasnap-load: catch up with the entries IMA listed since boot, then follow"
-"$TREE/imasnap-load" --store "$STORE" --snapshot-entries 0 --snapshot-bytes 0 &
+"$TREE/imasnap-load" --store "$STORE" --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0 &
 loader=$!
 trap 'kill $loader 2>/dev/null || true' EXIT
 # ready once its link is pinned

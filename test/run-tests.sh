@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The project's test command (`make test` runs it). In order:
-#   1. on the host: `make unit-test`, `make host-test` (the kernel
+#   1. on the host: `make unit-test`, `make prereq-test` (the kernel
 #      prerequisite checks on this host's own kernel), `make unit-test-san`
 #      (ASan + UBSan), `make fuzz-check` (every fuzz target, bounded) and
 #      `make pkg-test` (make install, units, man pages, DKMS build, .debs +
@@ -28,7 +28,11 @@
 #      IMASNAP_CUSTOM_MODULE_SUITE=1 also the helper's own suite (module.bats)
 #      on the ima-kexec kernel; then two short chains on Debian's kernel:
 #      test/kexec/reboot-wait*.bats (the reboot notifier's timeout) and
-#      test/faults/powercut-*.bats (power cut while the loader writes).
+#      test/faults/powercut-*.bats (power cut while the loader writes);
+#   5. with IMASNAP_ALL=1 or IMASNAP_HOST=1, or when a test/host file is
+#      named: the host test bed (Debian 12 image with systemd, the packages
+#      from `make deb`): testbed.bats in one boot, then a chain of boots:
+#      install, three `systemctl kexec`, a reboot (test/host/*.bats).
 # Ends with exactly one line "N passed, N failed"; exits 1 if anything failed.
 # Every skipped test is named in the summary. With CI set (CI=true, as CI
 # runs it) or IMASNAP_STRICT=1, a skipped test counts as failed: a run that
@@ -37,7 +41,7 @@
 # usage: test/run-tests.sh [--no-unit] [--unit] [--no-vm] [bats files...]
 #   With bats files, only those run (unit tests only with --unit): template
 #   files in the template boots, the others in the ima-ng boot; naming any
-#   test/kexec file runs the whole chain.
+#   test/kexec (test/host) file runs the whole kexec (host) chain.
 # Environment: as test/vm/run.sh (IMASNAP_ACCEL, IMASNAP_VM_TIMEOUT, ...);
 # the KVM probe runs once here and its verdict is passed to every boot.
 # The whole script is one { ...; exit; } block: bash then parses it all before
@@ -58,7 +62,7 @@ while (($#)); do
 	--unit) UNIT=yes ;;
 	--no-vm) VM= ;;
 	-h | --help)
-		sed -n '4,40s/^# \{0,1\}//p' "$0"
+		sed -n '4,44s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	-*)
@@ -142,7 +146,7 @@ make_step() {
 # (test/pkg/run.sh).
 if [[ $UNIT == yes ]]; then
 	make_step unit-test unit
-	make_step host-test host
+	make_step prereq-test prereq
 	make_step unit-test-san san
 	make_step fuzz-check fuzz
 	make_step pkg-test pkg
@@ -162,16 +166,19 @@ for f in "${TFILES[@]}"; do
 	[[ $f == /* ]] || f=$TOP/$f
 	IS_T[$(realpath "$f")]=1
 done
-RUN_CHAIN=0 WHOLE=0
+RUN_CHAIN=0 RUN_HOST=0 WHOLE=0
 if ((${#FILES[@]} == 0)); then
 	FILES=("$TOP"/test/bats/*.bats)
 	RUN_CHAIN=1 WHOLE=1
+	[[ ${IMASNAP_ALL:-} != 1 && ${IMASNAP_HOST:-} != 1 ]] || RUN_HOST=1
 fi
 MAIN=() TMPL=()
 for f in "${FILES[@]}"; do
 	[[ -f $f ]] || continue
 	if [[ $f == "$TOP"/test/kexec/* ]]; then
 		RUN_CHAIN=1	# the chain runs whole or not at all
+	elif [[ $f == "$TOP"/test/host/* ]]; then
+		RUN_HOST=1	# so does the host test bed's
 	elif [[ -n ${IS_T[$f]:-} ]]; then
 		TMPL+=("$f")
 	elif [[ $f == */smoke.bats ]]; then
@@ -310,6 +317,26 @@ if ((RUN_CHAIN)); then
 	# down), and a power cut while the loader writes to a store on a disk.
 	boot "reboot-wait chain" ima-ng --chain -- "$TOP"/test/kexec/reboot-wait{,-after}.bats
 	boot "power-cut chain" ima-ng --chain -- "$TOP"/test/faults/powercut-{1,2}.bats
+fi
+
+# 5. The host test bed (test/vm/image.sh, docs/testing-host.md), with
+# IMASNAP_ALL=1 (`make test-all`) or IMASNAP_HOST=1: the packages built
+# from this tree (make deb) installed in a Debian 12 image with systemd,
+# then kexec three times and a reboot.
+if ((RUN_HOST)); then
+	debs=$TOP/.output/debs
+	echo
+	echo "== packages for the host test bed (make deb DEBDIR=$debs)"
+	rm -rf "$debs"
+	if make -C "$TOP" deb DEBDIR="$debs"; then
+		HOST_CHAIN=(install kexec kexec kexec reboot)
+		HOST_CHAIN=("${HOST_CHAIN[@]/#/$TOP/test/host/}")
+		boot "host test bed" ima-ng --image -- "$TOP/test/host/testbed.bats"
+		boot "host test bed chain" ima-ng --image --env "IMASNAP_DEBS=$debs" \
+			--chain -- "${HOST_CHAIN[@]/%/.bats}"
+	else
+		add_counts "host test bed: make deb failed, not run" 0 1 0
+	fi
 fi
 exit $((FAILED > 0 || (STRICT && SKIPPED > 0)))
 }

@@ -88,6 +88,7 @@ static const struct {
 	{ "ring_size", CONFIG_SET_RING_SIZE },
 	{ "snapshot_entries", CONFIG_SET_SNAPSHOT_ENTRIES },
 	{ "snapshot_bytes", CONFIG_SET_SNAPSHOT_BYTES },
+	{ "snapshot_kmem", CONFIG_SET_SNAPSHOT_KMEM },
 	{ "protect", CONFIG_SET_PROTECT },
 	{ "tcti", CONFIG_SET_TCTI },
 	{ "store_group", CONFIG_SET_STORE_GROUP },
@@ -111,8 +112,10 @@ static int set_value(struct parser *p, unsigned int bit, const char *key, const 
 		return 0;
 	case CONFIG_SET_SNAPSHOT_ENTRIES:
 	case CONFIG_SET_SNAPSHOT_BYTES:
-		if (parse_count(val, true, bit == CONFIG_SET_SNAPSHOT_ENTRIES ?
-				&cfg->snapshot_entries : &cfg->snapshot_bytes))
+	case CONFIG_SET_SNAPSHOT_KMEM:
+		if (parse_count(val, true, bit == CONFIG_SET_SNAPSHOT_ENTRIES ? &cfg->snapshot_entries :
+				bit == CONFIG_SET_SNAPSHOT_BYTES ? &cfg->snapshot_bytes :
+				&cfg->snapshot_kmem))
 			return fail(p, "%s = %s: not a number", key, val);
 		return 0;
 	case CONFIG_SET_PROTECT:
@@ -243,6 +246,7 @@ void config_print(const struct config *cfg, const char *default_tcti, FILE *f)
 	fprintf(f, "ring_size = %" PRIu64 "\n", cfg->ring_size);
 	fprintf(f, "snapshot_entries = %" PRIu64 "\n", cfg->snapshot_entries);
 	fprintf(f, "snapshot_bytes = %" PRIu64 "\n", cfg->snapshot_bytes);
+	fprintf(f, "snapshot_kmem = %" PRIu64 "\n", cfg->snapshot_kmem);
 	fprintf(f, "protect = %s\n", cfg->protect ? "yes" : "no");
 	fprintf(f, "tcti = %s\n", cfg->tcti[0] ? cfg->tcti : default_tcti);
 	if (cfg->store_group[0])

@@ -25,6 +25,7 @@ struct config {
 	uint64_t ring_size;
 	uint64_t snapshot_entries;
 	uint64_t snapshot_bytes;
+	uint64_t snapshot_kmem;
 	bool protect;
 	char tcti[CONFIG_LINE_MAX];	/* "": the loader's default TPM */
 	char store_group[CONFIG_GROUP_MAX + 1];	/* "": the store is not a group's */
@@ -39,6 +40,7 @@ enum {
 	CONFIG_SET_PROTECT = 1 << 4,
 	CONFIG_SET_TCTI = 1 << 5,
 	CONFIG_SET_STORE_GROUP = 1 << 6,
+	CONFIG_SET_SNAPSHOT_KMEM = 1 << 7,
 };
 
 /* A ring size the loader accepts: a power of two from 4096 to 1 GiB */

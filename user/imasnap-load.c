@@ -49,6 +49,7 @@
 #define IDLE_MS		100	/* poll timeout; the kernel's count is checked then */
 #define STATS_MS	1000	/* how often loader.state is rewritten */
 #define POLICY_MS	1000	/* how often the snapshot policy looks at the kernel */
+#define POLICY_NEAR_MS	100	/* ... once the list is past half its memory budget */
 
 static const char *const pin_names[] = {
 	"capture_entry", "capture_entry_link", "ring", "counters",
@@ -62,6 +63,7 @@ static struct options {
 	unsigned long ring_size;
 	uint64_t snapshot_entries;	/* 0: no automatic snapshots by count */
 	uint64_t snapshot_bytes;	/* 0: none by size */
+	uint64_t snapshot_kmem;		/* 0: none by the list's kernel memory */
 	bool protect;			/* create the store's protection (--protect) */
 	bool release_protection;	/* lift it, and do nothing else */
 	bool check_config;		/* print the settings, and do nothing else */
@@ -71,6 +73,7 @@ static struct options {
 	.ring_size = 4 << 20,
 	.snapshot_entries = 10000,
 	.snapshot_bytes = 4 << 20,
+	.snapshot_kmem = 1 << 20,
 };
 
 struct loader {
@@ -86,6 +89,7 @@ struct loader {
 	uint64_t saved_repairs;		/* stats.repairs when last saved */
 	int behind_ticks;		/* idle polls with the kernel ahead of us */
 	uint64_t policy_checked;	/* ms */
+	bool kmem_near;			/* the list was past half its memory budget */
 	bool snapshots_off;		/* the helper refused: stop trying */
 	int pin_dir_fd;
 	struct control control;		/* `imasnap snapshot` requests */
@@ -101,8 +105,9 @@ static volatile sig_atomic_t exiting;
 
 static const char usage[] =
 	"Usage: imasnap-load [--store DIR] [--ring-size BYTES]\n"
-	"                    [--snapshot-entries N] [--snapshot-bytes BYTES] [--[no-]protect]\n"
-	"                    [--tcti CONF] [--store-group GROUP] [--config FILE] [-v]\n"
+	"                    [--snapshot-entries N] [--snapshot-bytes BYTES]\n"
+	"                    [--snapshot-kmem BYTES] [--[no-]protect] [--tcti CONF]\n"
+	"                    [--store-group GROUP] [--config FILE] [-v]\n"
 	"       imasnap-load --release-protection --store DIR\n"
 	"       imasnap-load --check-config [--config FILE] [options]\n"
 	"\n"
@@ -117,6 +122,10 @@ static const char usage[] =
 	"                         10000; 0: never); needs kernel-helper/imasnap.ko\n"
 	"  -b, --snapshot-bytes BYTES  the same by the list's binary size\n"
 	"                         (default 4M; 0: never)\n"
+	"  -k, --snapshot-kmem BYTES  keep the kernel memory that IMA's list\n"
+	"                         holds (as the helper counts it) under BYTES:\n"
+	"                         snapshot once it passes 3/4 of it (default 1M;\n"
+	"                         0: never)\n"
 	"  -p, --protect          protect the store, the helper's trim file and\n"
 	"                         imasnap's BPF objects from every other process\n"
 	"                         (BPF LSM); stays in force after exit, and a\n"
@@ -191,6 +200,8 @@ static int parse_option(int c, const char *arg)
 		return parse_threshold("snapshot-entries", arg, &opts.snapshot_entries);
 	case 'b':
 		return parse_threshold("snapshot-bytes", arg, &opts.snapshot_bytes);
+	case 'k':
+		return parse_threshold("snapshot-kmem", arg, &opts.snapshot_kmem);
 	case 'p':
 		opts.protect = true;
 		break;
@@ -243,6 +254,8 @@ static void apply_config(const struct config *cfg)
 		opts.snapshot_entries = cfg->snapshot_entries;
 	if (cfg->set & CONFIG_SET_SNAPSHOT_BYTES)
 		opts.snapshot_bytes = cfg->snapshot_bytes;
+	if (cfg->set & CONFIG_SET_SNAPSHOT_KMEM)
+		opts.snapshot_kmem = cfg->snapshot_kmem;
 	if (cfg->set & CONFIG_SET_PROTECT)
 		opts.protect = cfg->protect;
 	if (cfg->set & CONFIG_SET_TCTI)
@@ -272,6 +285,7 @@ static int check_config(void)
 		.ring_size = opts.ring_size,
 		.snapshot_entries = opts.snapshot_entries,
 		.snapshot_bytes = opts.snapshot_bytes,
+		.snapshot_kmem = opts.snapshot_kmem,
 		.protect = opts.protect,
 	};
 
@@ -294,6 +308,7 @@ static int parse_args(int argc, char **argv)
 		{ "ring-size", required_argument, NULL, 'r' },
 		{ "snapshot-entries", required_argument, NULL, 'n' },
 		{ "snapshot-bytes", required_argument, NULL, 'b' },
+		{ "snapshot-kmem", required_argument, NULL, 'k' },
 		{ "protect", no_argument, NULL, 'p' },
 		{ "no-protect", no_argument, NULL, 'P' },
 		{ "release-protection", no_argument, NULL, 'R' },
@@ -305,7 +320,7 @@ static int parse_args(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	static const char short_opts[] = "s:r:n:b:pT:g:c:vh";
+	static const char short_opts[] = "s:r:n:b:k:pT:g:c:vh";
 	int c;
 
 	/* first the file, so that every other option overrides it */
@@ -563,14 +578,22 @@ static int flush_if_due(struct loader *l, bool idle)
 	return err;
 }
 
-static bool over_threshold(void)
+/*
+ * The memory budget triggers at 3/4, and is looked at every POLICY_NEAR_MS
+ * once past half: what arrives before the next look and during the trim
+ * must fit in the rest.
+ */
+static bool over_threshold(struct loader *l)
 {
-	uint64_t entries, bytes;
+	uint64_t entries, bytes, kmem = 0;
 
-	if (helper_state_value("entries", &entries) || helper_state_value("bytes", &bytes))
+	if (helper_state_value("entries", &entries) || helper_state_value("bytes", &bytes) ||
+	    (opts.snapshot_kmem && helper_file_value("stats", "kmem", &kmem)))
 		return false;
+	l->kmem_near = opts.snapshot_kmem && kmem > opts.snapshot_kmem / 2;
 	return (opts.snapshot_entries && entries > opts.snapshot_entries) ||
-	       (opts.snapshot_bytes && bytes > opts.snapshot_bytes);
+	       (opts.snapshot_bytes && bytes > opts.snapshot_bytes) ||
+	       (opts.snapshot_kmem && kmem > opts.snapshot_kmem / 4 * 3);
 }
 
 static void count_snapshot(struct loader *l, uint64_t trimmed)
@@ -593,10 +616,11 @@ static int maybe_snapshot(struct loader *l)
 	uint64_t now = now_ms(), trimmed;
 	int err;
 
-	if (l->snapshots_off || now - l->policy_checked < POLICY_MS)
+	if (l->snapshots_off ||
+	    now - l->policy_checked < (l->kmem_near ? POLICY_NEAR_MS : POLICY_MS))
 		return 0;
 	l->policy_checked = now;
-	if (!helper_present() || !over_threshold())
+	if (!helper_present() || !over_threshold(l))
 		return 0;
 	err = commit_or_retry(l);
 	if (err)

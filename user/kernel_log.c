@@ -114,14 +114,14 @@ void securityfs_file(char *path, size_t size, const char *dir, const char *file)
  * Whole lines (getline: a long one is not read as several), and a value of
  * digits, '-' allowed (strtoull alone also takes blanks, '+', or nothing)
  */
-int helper_state_value(const char *key, uint64_t *val)
+int helper_file_value(const char *file, const char *key, uint64_t *val)
 {
 	char path[512], *line = NULL, *value, *digit, *end;
 	size_t klen = strlen(key), cap = 0;
 	int err = -ENOENT;
 	FILE *f;
 
-	securityfs_file(path, sizeof(path), "imasnap", "state");
+	securityfs_file(path, sizeof(path), "imasnap", file);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -139,6 +139,11 @@ int helper_state_value(const char *key, uint64_t *val)
 	if (err)
 		fprintf(stderr, "%s: no \"%s:\" line\n", path, key);
 	return err;
+}
+
+int helper_state_value(const char *key, uint64_t *val)
+{
+	return helper_file_value("state", key, val);
 }
 
 /*

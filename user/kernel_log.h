@@ -48,6 +48,8 @@ int kernel_count_since_boot(uint64_t *count);
 int kernel_count(uint64_t *count);
 /* A "key: N" line of the helper's state file; -ENOENT without the helper */
 int helper_state_value(const char *key, uint64_t *val);
+/* The same from another of its files ("stats") */
+int helper_file_value(const char *file, const char *key, uint64_t *val);
 /*
  * The index of the list's first entry (trimmed + offset); 0 when the helper
  * is not loaded (kernel_log_read then finds it from a snapshot_aggregate)

@@ -244,6 +244,8 @@ pcr_file() {
 	[[ $status -eq 0 ]]
 	# the store alone exports what export gives from the store and kernel list
 	cmp <("$CLI" export --store-only --store "$copy") <("$CLI" export --store "$STORE" | head -c "$(stat -c %s "$copy/binary_runtime_measurements")")
+	cmp <("$CLI" export --store-only --store "$copy" --from 2 --format ascii) \
+		<("$CLI" export --store "$STORE" --from 2 --format ascii | head -n $((before - 2)))
 	# another PCR 10 value: both fail; a bad file: exit 2 naming its line
 	sed '/^PCR-10: /{s/: 0/: 1/;t;s/: ./: 0/}' "$pcrs" >"$pcrs.bad"
 	run cmp -s "$pcrs" "$pcrs.bad"
@@ -259,6 +261,21 @@ pcr_file() {
 	echo "$output"
 	[[ $status -eq 2 ]]
 	[[ $output == *"$pcrs.bad:11: more hex digits than the bank's digest has"* ]]
+	run "$CLI" verify --store "$copy" --pcrs "md5,$pcrs"
+	[[ $status -eq 2 && $output == *"unknown algorithm 'md5'"* ]]
+	run "$CLI" export --store "$copy" --pcrs "sha256,$pcrs"
+	[[ $status -eq 2 ]]
+	# a copy cut inside its last record: said, and it no longer matches
+	mkdir "$copy.cut"
+	head -c -10 "$copy/binary_runtime_measurements" >"$copy.cut/binary_runtime_measurements"
+	run "$CLI" verify --store "$copy.cut" --pcrs "sha256,$pcrs"
+	echo "$output"
+	[[ $status -eq 1 ]]
+	[[ $output == *"store ends in a partial record ("*"bytes)"* ]]
+	[[ $output == *"FAIL: store: replay of entries 0..$((before - 1)) does not match"* ]]
+	# no store: could not check
+	run "$CLI" verify --store "$BATS_TEST_TMPDIR/no-such-store" --pcrs "sha256,$pcrs"
+	[[ $status -eq 3 && $output == *"cannot open store"* ]]
 	stop_loader
 }
 

@@ -54,7 +54,7 @@ helper_view() {
 	[[ ! -e $EVIL_MARKER ]]
 	# the first loader of the boot reads the TPM (a new store) and replays
 	OPENSSL_CONF=$cnf OPENSSL_MODULES=$BATS_FILE_TMPDIR start_loader --snapshot-entries 0 \
-		--snapshot-bytes 0
+		--snapshot-bytes 0 --snapshot-kmem 0
 	measure_files 3 "$WORK"
 	wait_lag0
 	OPENSSL_CONF=$cnf run "$CLI" verify --store "$STORE"
@@ -80,7 +80,7 @@ helper_view() {
 
 @test "hardening: clients that connect and send nothing do not delay the loader's commits" {
 	local line lag
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	# 8 silent connections for 60 s, each replaced when the loader drops it
 	coproc HOLD { exec python3 "$TOOLS" hold "$STORE" 60 8; }
 	HELPER_PID=$HOLD_PID
@@ -97,7 +97,7 @@ helper_view() {
 
 @test "hardening: a requested snapshot trims what the loader stored, not a file planted at its path" {
 	local parent=${STORE%/store} entries head
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	measure_files 5 "$WORK"
 	wait_lag0
 	entries=$(status_field "store entries")
@@ -123,7 +123,7 @@ helper_view() {
 
 @test "hardening: a second loader, for another store, changes nothing" {
 	local other=$BATS_TEST_TMPDIR/other before
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	# the list was trimmed: a new store elsewhere would begin an epoch at a cut
 	(($(state_value trimmed) > 0))
 	before=$(helper_view)
@@ -153,7 +153,7 @@ helper_view() {
 
 @test "hardening: a new epoch at a cut whose entries cannot be saved cuts nothing" {
 	local tiny=$BATS_TEST_TMPDIR/tiny before
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	# more than the one page the store's file system will have room for
 	measure_files 100 "$WORK"
 	wait_lag0
@@ -171,7 +171,7 @@ helper_view() {
 	[[ $output == *"nothing is cut"* ]]
 	[[ $output != *"a new epoch begins here"* ]]
 	# the store it belongs to goes on
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	wait_lag0
 	verify_ok
 	stop_loader
@@ -180,7 +180,7 @@ helper_view() {
 # last: it cuts the whole list
 @test "hardening: a new epoch at a cut records its base in DIR/epoch; verify takes no other" {
 	local cut=$BATS_TEST_TMPDIR/cut forged=$BATS_TEST_TMPDIR/forged base
-	STORE=$cut/store start_loader --snapshot-entries 0 --snapshot-bytes 0
+	STORE=$cut/store start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	[[ $(cat "$LOADER_LOG") == *"a new epoch begins here"* ]]
 	ls "$cut/store"/binary_runtime_measurements.unproven-*
 	base=$(sed -n 's/^base //p' "$cut/store/epoch")

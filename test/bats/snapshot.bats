@@ -44,7 +44,7 @@ assert_store_has() {
 }
 
 @test "snapshot trims what the store holds; store, kernel list and evmctl all verify" {
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	measure_files 20 "$WORK"
 	wait_lag0
 	kernel_log_copy "$BATS_TEST_TMPDIR/before"
@@ -73,7 +73,7 @@ record_offset() {
 }
 
 @test "verify fails (exit 1) on a copy of the store with a trimmed entry changed, and on one truncated" {
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	measure_files 5 "$WORK"
 	wait_lag0
 	run "$CLI" snapshot --store "$STORE"
@@ -117,7 +117,7 @@ record_offset() {
 }
 
 @test "snapshot with the loader stopped trims nothing that is not durable" {
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	measure_files 5 "$WORK"
 	wait_lag0
 	stop_loader
@@ -131,7 +131,7 @@ record_offset() {
 	# the list starts right where the store ends: the 7 new ones are kept
 	[[ $(status_field "kernel trimmed") == "$stored" ]]
 	(($(status_field lag) >= 7))
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	wait_lag0
 	assert_store_is_kernel_log
 	verify_ok
@@ -139,7 +139,7 @@ record_offset() {
 }
 
 @test "snapshot --keep leaves the last N stored entries in the kernel" {
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	measure_files 10 "$WORK"
 	wait_lag0
 	local stored
@@ -170,7 +170,7 @@ snapshot_bounded() {
 @test "20 snapshot cycles while 4 writers measure and a reader reads both lists: verify after every cycle" {
 	local mark reads=$BATS_TEST_TMPDIR/reads i w r
 	mark=$(kmsg_mark)
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	# a reader that keeps reading both lists while trims happen, one line
 	# per pass (cat: each file is read in a few large reads; a reader
 	# slower than the helper's reader_wait_ms would keep every trim out)
@@ -229,7 +229,7 @@ wait_kernel_list_at_most() {
 }
 
 @test "the loader's automatic policy keeps the kernel's list under its threshold" {
-	start_loader --snapshot-entries 50 --snapshot-bytes 0
+	start_loader --snapshot-entries 50 --snapshot-bytes 0 --snapshot-kmem 0
 	local snapshots
 	snapshots=$(status_field snapshots)
 	# 800 measurements: far past 50, so the policy must act
@@ -242,7 +242,7 @@ wait_kernel_list_at_most() {
 }
 
 @test "--snapshot-bytes: the policy trims once the list holds more bytes than the limit" {
-	start_loader --snapshot-entries 0 --snapshot-bytes 8192
+	start_loader --snapshot-entries 0 --snapshot-bytes 8192 --snapshot-kmem 0
 	local snapshots
 	snapshots=$(status_field snapshots)
 	# about 110 bytes a record: 200 records are well past 8 KiB
@@ -254,8 +254,29 @@ wait_kernel_list_at_most() {
 	stop_loader
 }
 
+# The helper's count of the list's kernel memory (stats "kmem:"), which
+# --snapshot-kmem holds under its budget: 64 KiB is about 90 entries here
+@test "--snapshot-kmem: the policy keeps the kernel memory of the list under the budget" {
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 65536
+	local snapshots kmem i
+	snapshots=$(status_field snapshots)
+	# each entry holds several hundred bytes of slab: 400 are far past 64 KiB
+	measure_files 400 "$WORK"
+	wait_lag0
+	for ((i = 0; i < 200; i++)); do
+		kmem=$(sed -n 's/^kmem: //p' /sys/kernel/security/imasnap/stats)
+		((kmem <= 65536)) && break
+		sleep 0.1
+	done
+	echo "kmem $kmem, entries $(state_value entries)"
+	((kmem <= 65536 && kmem > 0))
+	(($(status_field snapshots) > snapshots))
+	verify_ok
+	stop_loader
+}
+
 @test "module unload and reload between snapshots" {
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	measure_files 5 "$WORK"
 	wait_lag0
 	"$CLI" snapshot --store "$STORE"
@@ -268,7 +289,7 @@ wait_kernel_list_at_most() {
 	# status and a restarted loader (which reads the list) index it right
 	[[ $(status_field "kernel trimmed") == "$trimmed" ]]
 	stop_loader
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	wait_lag0
 	assert_store_is_kernel_log
 	insmod "$KO"
@@ -282,7 +303,7 @@ wait_kernel_list_at_most() {
 }
 
 @test "imasnap snapshot asks a running loader; garbage and non-root requests on its socket change nothing" {
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	measure_files 5 "$WORK"
 	wait_lag0
 	local trimmed snapshots expect
@@ -336,7 +357,7 @@ EOF
 }
 
 @test "snapshot: bad input is refused and changes nothing" {
-	start_loader --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	wait_lag0
 	stop_loader
 	run "$CLI" snapshot --store "$STORE" --keep x
@@ -353,4 +374,6 @@ EOF
 	cmp "$BATS_TEST_TMPDIR/k0" "$KERNEL_LOG"
 	run "$LOADER" --store "$STORE" --snapshot-entries -1
 	[[ $status -eq 2 ]]
+	run "$LOADER" --store "$STORE" --snapshot-kmem 1x
+	[[ $status -eq 2 && $output == *"--snapshot-kmem 1x: not a number"* ]]
 }

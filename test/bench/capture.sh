@@ -126,7 +126,7 @@ latency_trace_stop() {
 round_with_loader() {
 	local dir=$1 trace=${2:-} c0 c1 cpu0 wake0 d0 r0 rd0 tr0 d1 r1 rd1 tr1 traced=
 	read -r d0 r0 rd0 tr0 < <(loader_counters)
-	start_loader --snapshot-entries 0 --snapshot-bytes 0 "${LOADER_ARGS[@]}"
+	start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0 "${LOADER_ARGS[@]}"
 	if [[ -n $trace ]] && latency_trace_start "$SCRATCH/latency.trace"; then
 		traced=1
 	fi

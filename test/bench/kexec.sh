@@ -54,7 +54,7 @@ load() {
 }
 
 insmod "$KO"
-start_loader --snapshot-entries 0 --snapshot-bytes 0
+start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 t0=$(now)
 "$MEASURE" -w "$WRITERS" -n "$ENTRIES" "$WORK" >/dev/null
 wait_lag0

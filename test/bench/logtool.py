@@ -15,6 +15,10 @@
 #       from FIRST on: the time from IMA adding it to the list to the end of
 #       the loader's first fdatasync after the write that held it; prints
 #       "N MEDIAN_MS P99_MS MAX_MS UNMATCHED"
+#   logtool.py aggregates STORE [FIRST]
+#       of the records from index FIRST on: how many, and how many bytes,
+#       are snapshot_aggregate records (ima-buf, event name
+#       snapshot_aggregate); prints "RECORDS AGGREGATES AGGREGATE_BYTES"
 #   logtool.py make STORE N MIX PCRDIR
 #       writes a log of N records (MIX "ima-ng": that template only; "all":
 #       ima, ima-ng, ima-sig, ima-buf and a custom template in turn, with a
@@ -61,6 +65,26 @@ def missing(store, kernel, first, end):
         elif i >= len(krec) or sdata[slice(*srec[i])] != kdata[slice(*krec[i])]:
             differs += 1
     print(lacks, differs)
+
+
+def aggregates(store, first=0):
+    data, rec = records(store)
+    n = size = 0
+    for start, end in rec[first:]:
+        r = data[start:end]
+        (name_len,) = struct.unpack_from('<I', r, 24)
+        if r[28:28 + name_len] != b'ima-buf':
+            continue
+        # template data (after its length): d-ng, n-ng, buf, each with
+        # its length; the event name with its NUL
+        off = 28 + name_len + 4
+        (d_len,) = struct.unpack_from('<I', r, off)
+        off += 4 + d_len
+        (ev_len,) = struct.unpack_from('<I', r, off)
+        if r[off + 4:off + 4 + ev_len] == b'snapshot_aggregate\0':
+            n += 1
+            size += end - start
+    print(len(rec) - first, n, size)
 
 
 EVENT = re.compile(r'\s(\d+\.\d+): (.*)$')
@@ -165,5 +189,7 @@ if __name__ == '__main__':
         make(args[0], int(args[1]), args[2], args[3])
     elif cmd == 'latency':
         latency(args[0], args[1], int(args[2]) if len(args) > 2 else 0)
+    elif cmd == 'aggregates':
+        aggregates(args[0], int(args[1]) if len(args) > 1 else 0)
     else:
         raise SystemExit(f'unknown command {cmd}')

@@ -14,8 +14,13 @@
 #    overlap trim_entries (the helper's part of the loader's write(2) to the
 #    trim file), against the same load without a trim; slab before and
 #    after: the share returned.
-# 3. With the loader's automatic policy (its defaults): ENTRIES more
-#    measurements; the same samples, side by side with step 1.
+#    The helper's own holds of IMA's list mutex, timed in the kernel
+#    (securityfs imasnap/stats), beside the writers' longest wait for it.
+# 3. With the loader's automatic policy (its defaults: --snapshot-kmem 1M):
+#    ENTRIES more measurements; the same samples (and the helper's count of
+#    the list's kernel memory), side by side with step 1; then what the
+#    policy cost: trims, the snapshot_aggregate records' bytes in the store,
+#    the loader's CPU time.
 #
 # Every wait is bounded (WAIT_LIMIT s) and says every PROGRESS_S s what it
 # waits for (test/bench/lib.bash). IMASNAP_BENCH_STORE=DIR: the store goes
@@ -56,6 +61,35 @@ stop_tracing() {
 trap 'stop_tracing; stop_loader; rm -rf "$WORK"' EXIT
 
 helper_field() { sed -n "s/^$1: //p" "$SECFS/imasnap/state"; }
+stats_field() { sed -n "s/^$1: //p" "$SECFS/imasnap/stats"; }
+
+# hold_line NAME WHAT: one section's line of the helper's stats file
+hold_line() {
+	awk -v n="$(stats_field "$1_count")" -v m="$(stats_field "$1_max_ns")" \
+		-v t="$(stats_field "$1_total_ns")" -v o="$(stats_field "$1_over_1ms")" \
+		-v w="$(stats_field "$1_waited")" -v wm="$(stats_field "$1_waited_max_ns")" \
+		-v what="$2" 'BEGIN {
+		printf "  %-50s %6d holds, longest %8.1f us, mean %7.1f us, %d over 1 ms; %d with a writer waiting, longest of those %8.1f us\n",
+			what, n, m / 1000, (n ? t / n / 1000 : 0), o, w, wm / 1000 }'
+}
+
+# the helper's timed sections since insmod (kernel-helper/stats.c)
+print_holds() {
+	echo "the helper's holds, timed in the kernel (imasnap/stats; trim_hold_us $(cat /sys/module/imasnap/parameters/trim_hold_us)):"
+	hold_line trim "IMA's list mutex, unlinking a batch of a trim"
+	hold_line tail "IMA's list mutex, a look at the tail (TPM checks)"
+	hold_line unhashed "IMA's list mutex, the unhashed prefix (load)"
+	hold_line recover "IMA's list mutex, the load's last entries"
+	hold_line kexec_lock "the kexec lock (CONFIG_IMA_KEXEC kernels only)"
+	hold_line append "IMA's own hold recording a snapshot_aggregate"
+	echo "  (append is IMA's measurement of the record, across its TPM extend, as for any measurement; holds are wall time: an interrupt or the host descheduling the vCPU inside one counts)"
+	echo "  TPM commands sent while the helper held IMA's list mutex: $(stats_field tpm_under_list_mutex) (goal: 0)"
+}
+
+# CPU seconds (user + system) of a running process
+cpu_s() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
 
 # KiB of unreclaimable slab once the measured files are gone: the list's
 # entries are kmalloc'ed, and freeing them is what a trim is for
@@ -70,16 +104,28 @@ slab_kib() {
 # makes ENTRIES measurements in CHUNKS steps, one table row per step
 grow() {
 	local label=$1 i per=$((ENTRIES / CHUNKS))
+	GROW_MAX_KIB=0
 
 	GROW_START_KIB=$(slab_kib)
-	printf '%-8s %8s %12s %12s %14s\n' "$label" made "kernel list" "list bytes" "SUnreclaim KiB"
-	printf '%-8s %8d %12s %12s %14d\n' "" 0 "$(list_entries)" "$(list_bytes)" "$GROW_START_KIB"
+	printf '%-8s %8s %12s %12s %14s %9s %15s\n' "$label" made "kernel list" "list bytes" \
+		"SUnreclaim KiB" growth "list kmem KiB"
+	printf '%-8s %8d %12s %12s %14d %9d %15s\n' "" 0 "$(list_entries)" "$(list_bytes)" \
+		"$GROW_START_KIB" 0 "$(list_kmem_kib)"
 	for ((i = 1; i <= CHUNKS; i++)); do
 		run_bounded "$per measurements ($label, step $i of $CHUNKS)" "$WAIT_LIMIT" \
 			"$SCRATCH/measure.out" "$MEASURE" -w "$WRITERS" -n "$per" "$WORK/c$i"
 		[[ -z $LOADER_PID ]] || wait_stored
-		printf '%-8s %8d %12s %12s %14d\n' "" $((i * per)) "$(list_entries)" "$(list_bytes)" "$(slab_kib)"
+		GROW_END_KIB=$(slab_kib)
+		((GROW_END_KIB - GROW_START_KIB <= GROW_MAX_KIB)) || GROW_MAX_KIB=$((GROW_END_KIB - GROW_START_KIB))
+		printf '%-8s %8d %12s %12s %14d %9d %15s\n' "" $((i * per)) "$(list_entries)" \
+			"$(list_bytes)" "$GROW_END_KIB" $((GROW_END_KIB - GROW_START_KIB)) "$(list_kmem_kib)"
+		((i != CHUNKS / 2)) || GROW_HALF_KIB=$((GROW_END_KIB - GROW_START_KIB))
 	done
+}
+
+# the helper's count of the kernel memory the list holds; - without it
+list_kmem_kib() {
+	if [[ -e $SECFS/imasnap/stats ]]; then echo $(($(stats_field kmem) / 1024)); else echo -; fi
 }
 
 list_bytes() { wc -c <"$SECFS/ima/binary_runtime_measurements"; }
@@ -198,12 +244,14 @@ echo
 echo "== 1. without imasnap"
 grow without
 slab0_kib=$GROW_START_KIB
+growth_without=$((GROW_END_KIB - GROW_START_KIB))
+half_without=$GROW_HALF_KIB
 
 echo
 echo "== 2. one snapshot trims the history while $STALL_WRITERS writer(s) measure"
 insmod "$KO"
 note "loader: catching up with the kernel's $(kernel_count) entries"
-start_loader --snapshot-entries 0 --snapshot-bytes 0
+start_loader --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 wait_stored
 before_kib=$(slab_kib)
 before_entries=$(helper_field entries)
@@ -226,6 +274,7 @@ run_bounded "imasnap snapshot (the loader compares store and list, the helper tr
 	"$WAIT_LIMIT" "$SCRATCH/snapshot.out" timed "$SCRATCH/snapshot.time" \
 	"$CLI" snapshot --store "$STORE"
 trimmed1=$(helper_field trimmed)
+cp "$SECFS/imasnap/stats" "$SCRATCH/stats-trim"
 sleep 2
 stop_writers "$load"
 trace_stop
@@ -255,6 +304,8 @@ fi
 echo "ima_add_template_entry, $STALL_WRITERS writer(s), without a trim: $base_n calls, longest $base_call us, longest list-mutex wait $base_lock us, waits over 1 ms: $base_slow"
 echo "ima_add_template_entry, $STALL_WRITERS writer(s), calls overlapping the helper's trim_entries: $trim_n calls, longest $trim_call us, longest list-mutex wait $trim_lock us, waits over 1 ms: $trim_slow (goal: none)"
 echo "ima_add_template_entry, the whole traced trim run (2 s before the snapshot to 2 s after): $all_n calls, longest $all_call us, longest list-mutex wait $all_lock us, waits over 1 ms: $all_slow"
+print_holds
+echo "the writers' longest wait for IMA's list mutex while the helper trimmed: $trim_lock us (function_graph: mutex_lock's duration inside ima_add_template_entry, wall time, tracing overhead included)"
 echo "slab (SUnreclaim) before the trim $before_kib KiB, after $after_kib KiB"
 awk -v b="$before_kib" -v a="$after_kib" -v s0="$slab0_kib" 'BEGIN {
 		held = b - s0
@@ -266,5 +317,22 @@ echo
 echo "== 3. with imasnap's automatic policy (loader defaults)"
 start_loader
 wait_stored
+first=$(status_field "store entries")
+trims0=$(stats_field trims)
+cpu0=$(cpu_s "$LOADER_PID")
 grow with
+trims=$(($(stats_field trims) - trims0))
+cpu=$(awk -v a="$cpu0" -v b="$(cpu_s "$LOADER_PID")" 'BEGIN { printf "%.2f", b - a }')
 stop_loader
+read -r records aggs agg_bytes < <(python3 "$TREE/test/bench/logtool.py" aggregates \
+	"$STORE/binary_runtime_measurements" "$first")
+growth_with=$((GROW_END_KIB - GROW_START_KIB))
+echo "SUnreclaim growth over $ENTRIES measurements: without imasnap $growth_without KiB ($half_without KiB at half way), with imasnap's default policy $growth_with KiB ($GROW_HALF_KIB KiB at half way; largest at any sample $GROW_MAX_KIB KiB; goal: at most 1024 KiB at any count)"
+awk -v w="$growth_without" -v hw="$half_without" -v g="$growth_with" -v hg="$GROW_HALF_KIB" \
+	-v gm="$GROW_MAX_KIB" -v n="$ENTRIES" 'BEGIN {
+	sw = (w - hw) / (n / 2) * 100000; sg = (g - hg) / (n / 2) * 100000
+	printf "slope over the second half, KiB per 100,000 measurements: without imasnap %.0f, with imasnap %.0f (sampling noise: the list is trimmed whenever it passes 3/4 of 1 MiB)\n", sw, sg
+	printf "extrapolated to 1,000,000 measurements: without imasnap %.0f KiB; with imasnap the list stays under the budget at any count (largest growth sampled here %d KiB)\n",
+		w + sw * (1000000 - n) / 100000, gm }'
+echo "the default policy's cost per $ENTRIES measurements: $trims trims; $aggs snapshot_aggregate records, $agg_bytes bytes, in the store's $records records of this step; loader CPU $cpu s (user + system, the whole step)"
+print_holds

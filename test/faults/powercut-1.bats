@@ -40,7 +40,7 @@ last_persisted() {
 	"$TREE/test/faults/recorder.sh" "$TRACING/trace_pipe" "$PC/persisted" "$stop" \
 		</dev/null >/dev/null 2>&1 3>&- &
 	# no automatic snapshots: line i of the ascii copy is then entry i
-	setsid "$LOADER" --store "$STORE" --snapshot-entries 0 --snapshot-bytes 0 \
+	setsid "$LOADER" --store "$STORE" --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0 \
 		</dev/null >"$PC/loader-boot1.log" 2>&1 3>&- &
 	for ((i = 0; i < 600; i++)); do
 		grep -q "following IMA's measurements" "$PC/loader-boot1.log" && break

@@ -17,6 +17,7 @@ static const struct config defaults = {
 	.ring_size = 4 << 20,
 	.snapshot_entries = 10000,
 	.snapshot_bytes = 4 << 20,
+	.snapshot_kmem = 1 << 20,
 };
 
 static void check_valid(const struct config *cfg)
@@ -45,6 +46,7 @@ static void check_round_trip(const struct config *cfg)
 	FUZZ_ASSERT(again.ring_size == cfg->ring_size);
 	FUZZ_ASSERT(again.snapshot_entries == cfg->snapshot_entries);
 	FUZZ_ASSERT(again.snapshot_bytes == cfg->snapshot_bytes);
+	FUZZ_ASSERT(again.snapshot_kmem == cfg->snapshot_kmem);
 	FUZZ_ASSERT(again.protect == cfg->protect);
 	FUZZ_ASSERT(!strcmp(again.tcti, cfg->tcti[0] ? cfg->tcti : TPM_DEFAULT_TCTI));
 	FUZZ_ASSERT(!strcmp(again.store_group, cfg->store_group));

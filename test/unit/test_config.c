@@ -25,6 +25,7 @@ static const struct config defaults = {
 	.ring_size = 4 << 20,
 	.snapshot_entries = 10000,
 	.snapshot_bytes = 4 << 20,
+	.snapshot_kmem = 1 << 20,
 };
 
 static char err[2048];
@@ -41,18 +42,19 @@ static void test_every_key(void)
 	struct config cfg;
 
 	CHECK_INT(parse("# a comment\n\n  store = /srv/ima  \n ring_size=8M\n"
-			"snapshot_entries = 0\nsnapshot_bytes = 64K\nprotect = yes\n"
+			"snapshot_entries = 0\nsnapshot_bytes = 64K\nsnapshot_kmem = 256K\nprotect = yes\n"
 			"tcti = swtpm:port=2321\r\nstore_group = keylime\n", &cfg), 0);
 	CHECK_STR(cfg.store_dir, "/srv/ima");
 	CHECK_INT(cfg.ring_size, 8 << 20);
 	CHECK_INT(cfg.snapshot_entries, 0);
 	CHECK_INT(cfg.snapshot_bytes, 64 << 10);
+	CHECK_INT(cfg.snapshot_kmem, 256 << 10);
 	CHECK(cfg.protect);
 	CHECK_STR(cfg.tcti, "swtpm:port=2321");
 	CHECK_STR(cfg.store_group, "keylime");
 	CHECK_INT(cfg.set, CONFIG_SET_STORE | CONFIG_SET_RING_SIZE | CONFIG_SET_SNAPSHOT_ENTRIES |
 		  CONFIG_SET_SNAPSHOT_BYTES | CONFIG_SET_PROTECT | CONFIG_SET_TCTI |
-		  CONFIG_SET_STORE_GROUP);
+		  CONFIG_SET_STORE_GROUP | CONFIG_SET_SNAPSHOT_KMEM);
 }
 
 static void test_empty_keeps_defaults(void)
@@ -83,6 +85,7 @@ static void test_errors(void)
 		{ "ring_size = 2G\n", "test.conf:1: ring_size = 2G: not a power of two from 4096 to 1G" },
 		{ "snapshot_entries = -1\n", "test.conf:1: snapshot_entries = -1: not a number" },
 		{ "snapshot_bytes = 4 M\n", "test.conf:1: snapshot_bytes = 4 M: not a number" },
+		{ "snapshot_kmem = 1x\n", "test.conf:1: snapshot_kmem = 1x: not a number" },
 		{ "protect = maybe\n", "test.conf:1: protect = maybe: not yes or no" },
 		{ "tcti = /usr/lib/evil.so\n",
 		  "test.conf:1: tcti = /usr/lib/evil.so: use device[:PATH], mssim[:CONF], swtpm[:CONF] or tabrmd[:CONF]" },

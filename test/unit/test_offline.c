@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pcrfile.h"
 #include "replay.h"
+#include "snapshot.h"
 #include "stream.h"
 #include "unit.h"
 
@@ -460,6 +461,67 @@ static void test_stream_given_padded(void)
 	buf_free(&store);
 }
 
+/*
+ * An epoch begun at a cut, read through the stream's sequential cursor by
+ * the online verify's own check (epoch_base_proven): the base recorded in
+ * DIR/epoch is found and its values start the replay; unrecorded, refused.
+ */
+static void test_stream_epoch_base(void)
+{
+	static const uint8_t zero[LOG_SHA1_SIZE];
+	struct buf store = { 0 }, rest = { 0 };
+	struct epoch_base_id id = { .index = 0 };
+	struct replay_pair rp, plain;
+	struct store_stream s;
+	struct aggregate agg;
+	struct replay base;
+	const char *why;
+	uint64_t at;
+	size_t len;
+	int fd, b;
+
+	CHECK_INT(replay_init(&base, four_banks, NR_FOUR_BANKS), 0);
+	for (b = 0; b < NR_FOUR_BANKS; b++)
+		memset(base.bank[b].pcr[10], 0x40 + b, base.bank[b].size);
+	base.pcrs_used = 1u << 10;
+	fx_aggregate(&store, 10, 2, 0, zero, 0, &base);
+	memcpy(id.digest, log_record_sha1(store.data), LOG_SHA1_SIZE);
+	make_store(&rest, 200, want);
+	buf_append(&store, rest.data, rest.len);
+	fd = store_fd(&store, store.len);
+
+	stream_init(&s, fd, 1024);
+	CHECK_INT(epoch_base_proven(stream_record, &s, UINT64_MAX, &id, &agg, &at, &why), 0);
+	CHECK_INT(at, 0);
+	stream_free(&s);
+	CHECK_INT(replay_pair_init_algs(&rp, four_banks, NR_FOUR_BANKS), 0);
+	CHECK_INT(replay_pair_set_base(&rp, &agg.base), 0);
+	CHECK_INT(memcmp(rp.hashed.bank[1].pcr[10], base.bank[1].pcr[10], 32), 0);
+	plain = rp;
+	stream_init(&s, fd, 1024);
+	CHECK_INT(stream_replay(&s, &rp, 2, stderr), 0);
+	CHECK_INT(s.next, 201);
+	CHECK(memcmp(&rp.hashed, &plain.hashed, sizeof(rp.hashed)));
+	stream_free(&s);
+
+	stream_init(&s, fd, 1024);
+	CHECK_INT(epoch_base_proven(stream_record, &s, UINT64_MAX, NULL, &agg, &at, &why),
+		  -EBADMSG);
+	stream_free(&s);
+	/* no aggregate at all: -ENOENT after reading the whole stream */
+	close(fd);
+	fd = store_fd(&rest, rest.len);
+	stream_init(&s, fd, 1024);
+	CHECK_INT(epoch_base_proven(stream_record, &s, UINT64_MAX, NULL, &agg, &at, &why),
+		  -ENOENT);
+	CHECK_INT(s.next, 200);
+	CHECK(!stream_record(&s, 200, &len));
+	stream_free(&s);
+	close(fd);
+	buf_free(&rest);
+	buf_free(&store);
+}
+
 int main(void)
 {
 	if (replay_crypto_init() || !mkdtemp(tmpdir))
@@ -473,6 +535,7 @@ int main(void)
 	test_stream_mismatch();
 	test_stream_truncated();
 	test_stream_given_padded();
+	test_stream_epoch_base();
 	rmdir(tmpdir);
 	UNIT_DONE();
 }

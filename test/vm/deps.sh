@@ -31,6 +31,9 @@ PACKAGES=(
 	# the fault tests (test/bats/faults.bats): a file system on the test
 	# disk, device-mapper tables (the guest runs the host's binaries)
 	e2fsprogs dmsetup
+	# the host test bed's Debian 12 image and its per-run overlays
+	# (test/vm/image.sh, run.sh --image)
+	mmdebstrap qemu-utils
 	# the CONFIG_IMA_KEXEC test kernel (test/vm/custom-kernel.sh)
 	linux-source-6.1 flex bison bc dwarves
 	# packaging (make deb, make pkg-test: test/pkg/run.sh)

@@ -6,6 +6,10 @@
 # named by the host (test/vm/run.sh) and leaves everything the host reports
 # on in the results share: tap, bats.stderr, bats-rc, dmesg, ima-ascii,
 # kernel-problems, and the started / finished markers.
+# With IMASNAP_HOST=1 it runs on the host test bed instead (test/vm/image.sh,
+# run.sh --image: systemd as PID 1, started by imasnap-testbed.service): the
+# kernel's ima_policy= is the policy, and the next boot goes through systemd
+# (systemctl kexec / reboot / poweroff).
 #
 # No set -e: whatever fails, the results and the finished marker must be
 # written, or the host cannot tell a failing suite from a dead guest.
@@ -24,9 +28,36 @@ BOOT=$(($(cat "$RES/boots" 2>/dev/null || echo 0) + 1))
 echo "$BOOT" >"$RES/boots"
 export IMASNAP_BOOT=$BOOT
 [[ -e $RES/started ]] || date +%s.%N >"$RES/started"
+# the host test bed's shutdown mark is for the last boot's writers
+rm -f "$RES/shutdown"
 mkdir -p "$RES/persist"
 
 log() { echo "guest-run: $*"; }
+
+# The host test bed's kexec: the systemd way. A test may have loaded the
+# kernel (kexec -l) itself; else this boot's kernel, initrd and command line.
+# With the package installed, its imasnap-kexec-load.service does it (a
+# snapshot first), as an operator would: docs/service.md.
+host_kexec() {
+	local ver
+	if [[ $(cat /sys/kernel/kexec_loaded) != 1 ]]; then
+		if [[ -e /lib/systemd/system/imasnap-kexec-load.service ]]; then
+			systemctl start imasnap-kexec-load.service
+		else
+			read -r ver </proc/sys/kernel/osrelease
+			kexec -s -l "/boot/vmlinuz-$ver" --initrd="/boot/initrd.img-$ver" --reuse-cmdline
+		fi || echo "boot $BOOT: loading the kernel for kexec failed" >>"$RES/kernel-problems"
+	fi
+	host_shutdown kexec
+}
+
+# host_shutdown kexec|reboot: the writers tests left running see the mark
+# and name what they measure from now on as made during shutdown
+host_shutdown() {
+	log "boot $BOOT: systemctl $1"
+	: >"$RES/shutdown"
+	systemctl "$1" --no-block
+}
 
 # The template the kernel actually logs with: Debian's default is ima-sig.
 IMASNAP_TEMPLATE=ima-sig
@@ -40,8 +71,10 @@ done
 export IMASNAP_TREE IMASNAP_TEMPLATE IMASNAP_RESULTS
 
 # One write(2): this kernel accepts a policy once per boot and only as a
-# single write (no IMA_WRITE_POLICY).
-if ! cat "$IMASNAP_TREE/test/vm/ima-policy" >/sys/kernel/security/ima/policy; then
+# single write (no IMA_WRITE_POLICY). The host test bed boots with its policy.
+if [[ -n ${IMASNAP_HOST:-} ]]; then
+	log "host test bed: IMA policy from the kernel command line"
+elif ! cat "$IMASNAP_TREE/test/vm/ima-policy" >/sys/kernel/security/ima/policy; then
 	log "writing the IMA policy failed"
 	echo "writing $IMASNAP_TREE/test/vm/ima-policy to /sys/kernel/security/ima/policy failed" \
 		>"$RES/policy-error"
@@ -52,6 +85,9 @@ fi
 # create files on tmpfs (/tmp) themselves.
 export TMPDIR=/run/imasnap-bats
 export BATS_TMPDIR=$TMPDIR
+# (init mounts it; on the host test bed it is on /run, a tmpfs, which the
+# kernel's tcb policy does not measure either)
+mkdir -p "$TMPDIR"
 
 cd "$IMASNAP_TREE" || exit 1
 if [[ -n ${IMASNAP_SHELL:-} ]]; then
@@ -99,6 +135,7 @@ log "tests exited with $rc"
 
 dmesg >"$RES/dmesg.$BOOT" 2>&1
 ln -sf "dmesg.$BOOT" "$RES/dmesg"
+[[ -z ${IMASNAP_HOST:-} ]] || journalctl -b -o short-precise >"$RES/journal.$BOOT" 2>&1
 cat /sys/kernel/security/ima/ascii_runtime_measurements >"$RES/ima-ascii" 2>/dev/null
 # A kernel oops or warning from user space on is a failure even if every
 # test passed; one from before init is a note (kernel-problems.awk).
@@ -112,7 +149,7 @@ rm -f "$RES/next-boot"
 if [[ -n ${IMASNAP_CHAIN:-} && $BOOT -lt ${#all_files[@]} ]]; then
 	# not before a power cut: it would flush the disk under test
 	[[ $next == powercut ]] || sync
-	case $next in
+	case $next${IMASNAP_HOST:+-host} in
 	kexec)
 		log "boot $BOOT: kexec -e"
 		kexec -e
@@ -123,7 +160,16 @@ if [[ -n ${IMASNAP_CHAIN:-} && $BOOT -lt ${#all_files[@]} ]]; then
 		log "boot $BOOT: reboot (machine and TPM reset)"
 		echo b >/proc/sysrq-trigger
 		;;
-	powercut)
+	kexec-host)
+		host_kexec
+		exit
+		;;
+	reboot-host)
+		log "boot $BOOT: machine and TPM reset"
+		host_shutdown reboot
+		exit
+		;;
+	powercut | powercut-host)
 		# The host kills qemu once "powercut" appears: whatever the
 		# test left running (a loader, writers) runs on until then,
 		# and nothing here syncs the guest's disks.
@@ -142,5 +188,6 @@ fi
 date +%s.%N >"$RES/finished"
 sync
 log "powering off"
+[[ -z ${IMASNAP_HOST:-} ]] || systemctl poweroff --no-block
 exit
 }

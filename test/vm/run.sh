@@ -40,6 +40,15 @@
 #                     such a file of that size. FILE: that file, kept across
 #                     runs (created sparse, 64M, if missing).
 #   --no-disk         no disk
+#   --image           the host test bed (test/vm/image.sh, docs/testing-host.md):
+#                     boot the Debian 12 image's own kernel and initramfs with
+#                     systemd as PID 1, root on /dev/vda (a qcow2 overlay of
+#                     the cached image, one a run, kept across the run's
+#                     boots), ima_policy=tcb; the tree is shared read-only at
+#                     its own path, and imasnap-testbed.service runs
+#                     guest-run.sh (default file: test/host/testbed.bats). With
+#                     --chain the next boot is `systemctl kexec` / `systemctl
+#                     reboot`. --disk and --kernel do not apply.
 #   Power cut (--chain only): a bats file that writes "powercut" to
 #   $IMASNAP_RESULTS/next-boot ends its boot with the host killing qemu
 #   (SIGKILL: no shutdown, no flush) while the guest still runs; the host
@@ -79,9 +88,10 @@ MEM=${IMASNAP_VM_MEM:-2G}
 SMP=${IMASNAP_VM_SMP:-2}
 KEEP=${IMASNAP_KEEP_RESULTS:-20}
 DISK=64M
+IMAGE=
 
 usage() {
-	sed -n '4,52s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,60s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 die() {
@@ -107,6 +117,7 @@ while (($#)); do
 	--kernel) KERNEL=${2:?}; shift ;;
 	--disk) DISK=${2:?}; shift ;;
 	--no-disk) DISK= ;;
+	--image) IMAGE=1 ;;
 	-h | --help) usage ;;
 	--) shift; FILES+=("$@"); break ;;
 	-*) die "unknown option $1" ;;
@@ -146,6 +157,13 @@ ima-kexec)
 	INITRD=$(IMASNAP_KERNEL=$KERNEL "$HERE/initramfs.sh")
 	;;
 esac
+# The KVM probe boots the busybox initramfs (its /probe) in both modes.
+PROBE_VMLINUZ=$VMLINUZ PROBE_INITRD=$INITRD
+if [[ -n $IMAGE ]]; then
+	[[ $KERNEL == debian ]] || die "--image boots the image's own kernel"
+	IMAGE_DIR=$("$HERE/image.sh" path)
+	VMLINUZ=$IMAGE_DIR/vmlinuz INITRD=$IMAGE_DIR/initrd.img
+fi
 
 # Processes and temp dirs of this run, removed on any exit (the disk is
 # in DISK_DIR unless --disk named a file to keep).
@@ -185,7 +203,7 @@ probe_kvm() {
 	(timeout -k 3 20 qemu-system-x86_64 -machine q35 -accel kvm -cpu host \
 		-m 512M -smp 1 -nodefaults -no-user-config -display none -no-reboot \
 		-serial "file:$PROBE_DIR/console.log" -monitor none \
-		-kernel "$VMLINUZ" -initrd "$INITRD" \
+		-kernel "$PROBE_VMLINUZ" -initrd "$PROBE_INITRD" \
 		-append "console=ttyS0 rdinit=/probe panic=-1"
 	exit $?) >"$PROBE_DIR/qemu.log" 2>&1 || rc=$?
 	if [[ $rc -eq 0 ]] && grep -q imasnap-probe-ok "$PROBE_DIR/console.log"; then
@@ -219,6 +237,8 @@ if [[ -n $SCRIPT ]]; then
 	SCRIPT=$(realpath "$SCRIPT")
 	[[ $SCRIPT == "$TOP"/* ]] || die "$SCRIPT is outside $TOP"
 	((${#FILES[@]} == 0)) || die "--script runs no bats files"
+elif ((${#FILES[@]} == 0)) && [[ -n $IMAGE ]]; then
+	FILES=("$TOP"/test/host/testbed.bats)
 elif ((${#FILES[@]} == 0)); then
 	# smoke.bats first: the test bed's checks see a guest no suite changed.
 	FILES=("$TOP"/test/bats/smoke.bats)
@@ -273,6 +293,8 @@ else
 	CMDLINE="console=ttyS0 ima_template=$TEMPLATE"
 fi
 [[ $TEMPLATE == ima ]] || CMDLINE+=" ima_hash=sha256"
+# The host test bed: a Debian host's boot, measured from its start.
+[[ -z $IMAGE ]] || CMDLINE+=" root=/dev/vda rw ima_policy=tcb"
 # The tree's path, for init to keep it visible if it lies under a directory
 # the guest mounts tmpfs on (a checkout in /tmp, say).
 CMDLINE+=" panic=-1 imasnap_tree=$TOP${APPEND:+ $APPEND}"
@@ -301,7 +323,17 @@ start_swtpm() {
 start_swtpm
 
 DISK_ARGS=()
-if [[ -n $DISK ]]; then
+if [[ -n $IMAGE ]]; then
+	# The image stays clean: the run writes to an overlay of its own,
+	# which every boot of the run (kexec, reboot, power cut) finds again.
+	DISK_DIR=$(mktemp -d /tmp/imasnap-disk.XXXXXX)
+	DISK_FILE=$DISK_DIR/root.qcow2
+	qemu-img create -q -f qcow2 -b "$IMAGE_DIR/base.qcow2" -F qcow2 "$DISK_FILE"
+	# shellcheck disable=SC2054 # the commas are qemu option syntax
+	DISK_ARGS=(-drive "file=$DISK_FILE,format=qcow2,if=none,id=disk0,cache=none"
+		-device virtio-blk-pci,drive=disk0)
+	echo "run.sh: root disk $DISK_FILE (overlay of $IMAGE_DIR/base.qcow2) as /dev/vda"
+elif [[ -n $DISK ]]; then
 	if [[ -n $DISK_SIZE ]]; then
 		DISK_DIR=$(mktemp -d /tmp/imasnap-disk.XXXXXX)
 		DISK_FILE=$DISK_DIR/disk.raw
@@ -326,12 +358,22 @@ if [[ -n $CHAIN ]]; then
 else
 	REBOOT_ARGS=(-no-reboot)
 fi
+# The guest's view of the host: its whole / (the guest's root), or on the
+# host test bed only the tree (the image is the root).
+if [[ -n $IMAGE ]]; then
+	# shellcheck disable=SC2054 # the commas are qemu option syntax
+	SHARE_ARGS=(-fsdev "local,id=tree,path=$TOP,security_model=none,readonly=on,multidevs=remap"
+		-device virtio-9p-pci,fsdev=tree,mount_tag=tree)
+else
+	# shellcheck disable=SC2054 # the commas are qemu option syntax
+	SHARE_ARGS=(-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot)
+fi
 # shellcheck disable=SC2054 # the commas are qemu option syntax
 QEMU_ARGS=(-machine q35 "${ACCEL_ARGS[@]}" -m "$MEM" -smp "$SMP"
 	-nodefaults -no-user-config -display none "${REBOOT_ARGS[@]}"
 	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$CMDLINE"
-	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
-	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
+	"${SHARE_ARGS[@]}"
 	-fsdev "local,id=results,path=$RESULTS,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=results,mount_tag=results
 	-chardev "socket,id=chrtpm,path=$TPMSTATE/sock"

@@ -7,7 +7,7 @@
 # securityfs trees made here (IMASNAP_SECURITYFS), so every message is seen
 # both missing and present. Touches only what it creates in its temp dir;
 # asserts that the loader creates nothing (store, pins) when it refuses.
-# Ends with "host: N passed, N failed".
+# Ends with "prereq: N passed, N failed".
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -110,5 +110,5 @@ run env IMASNAP_SECURITYFS="$TMP/sec-nobpf" "$LOADER" --protect --store "$TMP/st
 check "loader --protect: BPF LSM missing is said" has 'missing: BPF LSM: "bpf" is not among the active LSMs'
 check "loader --protect: still nothing created" test ! -e "$TMP/store"
 
-echo "host: $PASSED passed, $FAILED failed"
+echo "prereq: $PASSED passed, $FAILED failed"
 ((FAILED == 0))
