@@ -150,7 +150,7 @@ install: imasnap-load imasnap
 		$(DESTDIR)$(STATEDIR)
 	$(INSTALL) -m 0755 imasnap-load imasnap $(DESTDIR)$(SBINDIR)/
 	for f in $(LIBEXEC_SCRIPTS); do \
-		sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/$$f > $(DESTDIR)$(LIBEXECDIR)/$$f && \
+		sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/$$f > $(DESTDIR)$(LIBEXECDIR)/$$f && \
 		chmod 0755 $(DESTDIR)$(LIBEXECDIR)/$$f || exit 1; done
 	$(INSTALL) -m 0644 man/imasnap.8 man/imasnap-load.8 $(DESTDIR)$(MANDIR)/man8/
 	for u in $(UNITS); do \

@@ -980,6 +980,9 @@ int main(int argc, char **argv)
 		say(LOG_INFO, "imasnap-load: stopped; store holds %" PRIu64 " entries\n",
 		    l.store.entries);
 cleanup:
+	/* one line at error level: the messages above may carry none */
+	if (err)
+		say(LOG_ERR, "imasnap-load: exiting on error: %s\n", strerror(err < 0 ? -err : err));
 	control_close(&l.control);
 	if (l.epoll_fd >= 0)
 		close(l.epoll_fd);

@@ -94,7 +94,8 @@ static int batch_read(struct store_stream *s, struct stream_batch *b)
 /*
  * Fills b with the records after prev's (NULL: the stream's start). A
  * record that does not fit grows the buffer; only the largest record of the
- * store decides how far. 0 with b->nr 0 at the end of the stream.
+ * store decides how far. 0 with b->nr 0 at the end of the stream;
+ * -EBADMSG (s->why) with b->nr the records before bytes that are no record.
  */
 static int batch_fill(struct store_stream *s, struct stream_batch *b,
 		      const struct stream_batch *prev)
@@ -153,11 +154,13 @@ const uint8_t *stream_record(const void *stream, uint64_t i, size_t *len)
 	if (!b) {
 		s->offset = 0;
 		b = s->cursor = batch_new();
-		if (!b || batch_fill(s, b, NULL))
+		if (!b)
 			return NULL;
+		batch_fill(s, b, NULL);
 	}
-	if (i == b->first + b->nr && b->nr && batch_fill(s, b, b))
-		return NULL;
+	/* a batch that ends at bytes that are no record holds the records before */
+	if (i == b->first + b->nr && b->nr)
+		batch_fill(s, b, b);
 	if (i < b->first || i >= b->first + b->nr)
 		return NULL;
 	rec = &b->rec[i - b->first];
@@ -293,18 +296,16 @@ static int replay_slots(struct store_stream *s, struct hash_pool *p, struct repl
 			struct replay_pair *rp, FILE *out)
 {
 	struct stream_batch *prev = NULL, *b;
-	int filled = 0, extended = 0, err = 0;
+	int filled = 0, extended = 0, err = 0, fill_err = 0;
 	bool end = false;
 
 	while (!err && (!end || extended < filled)) {
 		if (!end && filled - extended < STREAM_SLOTS) {
 			b = p->slot[filled % STREAM_SLOTS];
-			err = batch_fill(s, b, prev);
-			if (err == -EBADMSG)
-				fprintf(out, "entry %" PRIu64 ": cannot be read: %s\n", s->next,
-					s->why ?: "not a record");
-			end = err || !b->nr;
-			if (!err && b->nr) {
+			/* the records before one that cannot be read are replayed */
+			fill_err = batch_fill(s, b, prev);
+			end = fill_err || !b->nr;
+			if (b->nr) {
 				pool_queue(p, b);
 				prev = b;
 				filled++;
@@ -319,7 +320,10 @@ static int replay_slots(struct store_stream *s, struct hash_pool *p, struct repl
 	/* what is still queued must not be hashed once the slots are freed */
 	for (; extended < filled; extended++)
 		pool_wait(p, h, p->slot[extended % STREAM_SLOTS]);
-	return err;
+	if (!err && fill_err == -EBADMSG)
+		fprintf(out, "entry %" PRIu64 ": cannot be read: %s\n", s->next,
+			s->why ?: "not a record");
+	return err ?: fill_err;
 }
 
 int stream_replay(struct store_stream *s, struct replay_pair *rp, int threads, FILE *out)
@@ -390,18 +394,22 @@ int stream_each(struct store_stream *s, uint64_t from,
 {
 	struct stream_batch *b = batch_new();
 	uint64_t skip;
-	int err;
+	int err, ret;
 
 	if (!b)
 		return -ENOMEM;
 	s->offset = 0;
+	/* a batch that ends at bytes that are no record holds the records before */
 	err = batch_fill(s, b, NULL);
-	while (!err && b->nr) {
+	while (b->nr) {
 		skip = from > b->first ? from - b->first : 0;
-		if (skip < b->nr)
-			err = emit(arg, b->buf + b->off[skip], b->used - b->off[skip],
-				   &b->rec[skip], b->nr - skip);
-		err = err ?: batch_fill(s, b, b);
+		ret = skip < b->nr ? emit(arg, b->buf + b->off[skip], b->used - b->off[skip],
+					  &b->rec[skip], b->nr - skip) : 0;
+		if (ret || err) {
+			err = ret ?: err;
+			break;
+		}
+		err = batch_fill(s, b, b);
 	}
 	batch_free(b);
 	return err;

@@ -83,3 +83,33 @@ NOTIFY=$TREE/test/tools/notify-listen.py
 	wait "$listener"
 	grep -qx "STOPPING=1" "$msgs"
 }
+
+# The package's preinst (upgrade) and prerm (removal) step: with a
+# protection in force dpkg could not replace the loader's executable.
+@test "release-protection lifts a protection in force for the configured store, else does nothing" {
+	local dest=$BATS_TEST_TMPDIR/root conf=$BATS_TEST_TMPDIR/imasnap.conf i
+	# installed under $dest (no DESTDIR): the script calls $dest/usr/sbin's loader
+	make -C "$TREE" -s install PREFIX="$dest/usr" SYSCONFDIR="$dest/etc" \
+		DKMSDIR="$dest/usr/src/imasnap" STATEDIR="$dest/var/lib/imasnap" >/dev/null
+	STORE=$BATS_TEST_TMPDIR/pstore
+	printf 'store = %s\nprotect = yes\n' "$STORE" >"$conf"
+	[[ ! -e /sys/fs/bpf/imasnap/protect_table ]]
+	IMASNAP_CONFIG=$conf "$dest/usr/lib/imasnap/release-protection"
+	LOADER=$dest/usr/sbin/imasnap-load
+	LOADER_LOG=$BATS_TEST_TMPDIR/loader.log
+	"$LOADER" --config "$conf" >"$LOADER_LOG" 2>&1 &
+	LOADER_PID=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -qs "following IMA's measurements" "$LOADER_LOG" && break
+		sleep 0.1
+	done
+	stop_loader
+	[[ -e /sys/fs/bpf/imasnap/protect_table ]]
+	run rm -f "$STORE/binary_runtime_measurements"
+	[[ $status -ne 0 && -e $STORE/binary_runtime_measurements ]]
+	run env IMASNAP_CONFIG="$conf" "$dest/usr/lib/imasnap/release-protection"
+	echo "$output"
+	[[ $status -eq 0 && $output == *"lifted"* ]]
+	[[ ! -e /sys/fs/bpf/imasnap/protect_table ]]
+	rm "$STORE/binary_runtime_measurements"
+}

@@ -48,7 +48,9 @@ deb() {
 # reads them (not the kernel's sysfs view), in evmctl's --pcrs format
 pcrs_file() {
 	tpm2_pcrread "$1:0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23" |
-		awk '/^ +[0-9]+ *: 0x/ { printf "PCR-%02d: %s\n", $1, tolower(substr($3, 3)) }' >"$2"
+		sed -n -E 's/^ +([0-9]+) *: 0x([0-9A-Fa-f]+)$/\1 \2/p' |
+		awk '{ printf "PCR-%02d: %s\n", $1, tolower($2) }' >"$2"
+	# ("9 : 0x..." but "10: 0x...": tpm2_pcrread pads the index to two)
 	[[ $(wc -l <"$2") -eq 24 ]]
 }
 
@@ -78,9 +80,15 @@ epoch_id() {
 	sed -n 's/^epoch //p' "$STORE/epoch"
 }
 
-# store_names: the names in the store's records, one a line
+# store_names [DIR]: the names in the records of the store in DIR (default
+# $STORE, with the kernel's entries not stored yet; another DIR alone, say
+# a copy of a kept epoch), one a line
 store_names() {
-	"$CLI" export --store "$STORE" --format ascii | awk '{ print $5 }'
+	if [[ -n ${1:-} ]]; then
+		"$CLI" export --store "$1" --store-only --format ascii
+	else
+		"$CLI" export --store "$STORE" --format ascii
+	fi | awk '{ print $5 }'
 }
 
 # start_writers: two writers (test/kexec/writer.sh) measuring new files on
@@ -103,14 +111,14 @@ start_writers() {
 	return 1
 }
 
-# writers_intact BOOT: the writers of boot BOOT lost nothing and nothing
+# writers_intact BOOT [DIR]: the writers of boot BOOT lost nothing and nothing
 # twice: every name they listed is in the store once, and each writer's
 # files are in the store once each, numbered without a hole (a read that
 # the kernel's freeze held never returned, so no later file exists).
 # Prints how many were measured during shutdown (s<N> files).
 writers_intact() {
 	local b=$1 names=$BATS_TEST_TMPDIR/names
-	store_names | grep "^$WRITERS/b$b-" >"$names" || true
+	store_names "${2:-}" | grep "^$WRITERS/b$b-" >"$names" || true
 	[[ -s $names ]] || {
 		echo "no writer of boot $b in the store" >&2
 		return 1

@@ -6,7 +6,7 @@
 # products), since dpkg-buildpackage writes its results to the parent of the
 # source directory, and leaves them in OUTDIR: imasnap_*.deb,
 # imasnap-dkms_*.deb, the .buildinfo and the .changes. Then runs lintian on
-# the .changes; a lintian error or warning fails (overrides in
+# the .changes; any lintian tag (error to pedantic) fails (overrides in
 # debian/*.lintian-overrides say why each is justified).
 #   IMASNAP_DEB_CHECK=1  also run the host unit tests in the package build
 set -euo pipefail
@@ -32,6 +32,6 @@ changes=$WORK/imasnap_${version}_$(dpkg --print-architecture).changes
 cp "$WORK"/*.deb "$WORK"/*.buildinfo "$changes" "$OUT"/
 echo "build-deb: packages in $OUT"
 ls "$OUT"/*.deb
-# --fail-on warning: errors and warnings fail; info and pedantic are shown
-lintian --fail-on error,warning --info "$OUT/${changes##*/}"
+# errors, warnings, info and pedantic tags all fail (overrides excepted)
+lintian --fail-on error,warning,info,pedantic --info --pedantic "$OUT/${changes##*/}"
 echo "build-deb: lintian clean"

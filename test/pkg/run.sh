@@ -3,7 +3,8 @@
 #
 # Host tests of what gets installed (docs/install.md), each one counted:
 #   install     `make install DESTDIR=... PREFIX=/usr` installs exactly the
-#               files of test/pkg/install-files.txt, with every @VAR@ of the
+#               files of test/pkg/install-files.txt and the helper's sources
+#               (git ls-files kernel-helper), with every @VAR@ of the
 #               units and scripts filled in; `make uninstall` removes all but
 #               the configuration (and an empty store directory)
 #   units       systemd-analyze verify accepts the installed units
@@ -26,7 +27,10 @@ passed=0 failed=0
 
 t_install() {
 	make -s install DESTDIR="$ROOT" PREFIX=/usr >/dev/null || return 1
-	diff -u <(sed "s/@VERSION@/$VERSION/" test/pkg/install-files.txt) \
+	# the listed files, and the helper's sources as git knows them
+	diff -u <({ sed "s/@VERSION@/$VERSION/" test/pkg/install-files.txt
+		   git ls-files kernel-helper | grep -v '/\.gitignore$' |
+			   sed "s|^kernel-helper/|usr/src/imasnap-$VERSION/|"; } | sort) \
 		<(cd "$ROOT" && find . -mindepth 1 \( -type f -printf '%P\n' \) -o \
 			\( -type d -empty -printf '%P/\n' \) | sort) || return 1
 	if grep -rn '@[A-Z]*@' "$ROOT/usr/lib" "$ROOT/usr/src/imasnap-$VERSION/dkms.conf"; then
