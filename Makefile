@@ -25,7 +25,8 @@ LIBBPF_LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
 TSS_LIBS := -ltss2-esys -ltss2-tctildr -ltss2-rc
 CRYPTO_LIBS := -lcrypto
 
-LIB_SRCS := user/config.c user/service.c user/log.c user/replay.c user/stream.c user/pcrfile.c user/store.c user/kernel_log.c user/snapshot.c \
+LIB_SRCS := user/config.c user/service.c user/log.c user/replay.c user/stream.c user/pcrfile.c \
+	    user/store.c user/kernel_log.c user/snapshot.c user/view.c \
 	    user/status.c user/control.c user/epoch.c user/tpm.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_PROGS := imasnap protect

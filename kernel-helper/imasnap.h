@@ -115,6 +115,8 @@ void readers_gate_install(void);
 void readers_gate_remove(void);
 int readers_block(unsigned int wait_ms);
 void readers_unblock(void);
+struct seq_file;
+int readers_show(struct seq_file *m, void *v);
 
 /* stats.c: how long the helper holds IMA's list mutex and the kexec lock */
 enum hold_kind {

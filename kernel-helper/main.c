@@ -73,6 +73,7 @@ MODULE_PARM_DESC(trim_hold_us,
 
 static struct dentry *imasnap_dir;
 static struct dentry *state_file;
+static struct dentry *readers_file;
 static struct dentry *stats_file;
 
 static int state_show(struct seq_file *m, void *v)
@@ -106,6 +107,7 @@ static int state_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(state);
+DEFINE_SHOW_ATTRIBUTE(readers);
 
 static int trim_command(char *cmd, size_t len)
 {
@@ -221,6 +223,7 @@ static void files_remove(void)
 
 	for (i = ARRAY_SIZE(controls) - 1; i >= 0; i--)
 		securityfs_remove(controls[i].dentry);	/* NULL-safe */
+	securityfs_remove(readers_file);
 	securityfs_remove(stats_file);
 	securityfs_remove(state_file);
 	securityfs_remove(imasnap_dir);
@@ -253,6 +256,9 @@ static int files_create(void)
 		return err;
 	}
 	err = file_create(&state_file, "state", 0444, NULL, &state_fops);
+	/* as IMA's own lists: whose processes hold them is root's to know */
+	if (!err)
+		err = file_create(&readers_file, "readers", 0440, NULL, &readers_fops);
 	if (!err)
 		err = file_create(&stats_file, "stats", 0444, NULL, &stats_fops);
 	for (i = 0; !err && i < ARRAY_SIZE(controls); i++)

@@ -42,11 +42,15 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/delay.h>
+#include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/kmemleak.h>
 #include <linux/module.h>
 #include <linux/rcupdate_wait.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -67,6 +71,39 @@ static bool gate_closed;		/* under gate_lock */
 static unsigned int gate_waiters;	/* counted openers waiting, under gate_lock */
 static DECLARE_WAIT_QUEUE_HEAD(gate_wq);
 static atomic_t gate_inside = ATOMIC_INIT(0);	/* tasks in gate_open() */
+
+/*
+ * When each open file of the lists was opened, for imasnap/readers: files
+ * that passed the gate, by their struct file (a key only, never followed; a
+ * closed file's slot is taken over by the next open at its address or by
+ * the newest opener when all are in use). Files opened before the gate was
+ * installed are timed from then, as a lower bound.
+ */
+#define OPENERS_MAX	64
+static struct {
+	const struct file *file;
+	unsigned long since;	/* jiffies */
+} openers[OPENERS_MAX];		/* under gate_lock */
+static unsigned long installed_at;	/* jiffies */
+
+static void opener_record(const struct file *file)
+{
+	int i, match = -1, unused = -1, oldest = 0, slot;
+
+	spin_lock(&gate_lock);
+	for (i = 0; i < OPENERS_MAX; i++) {
+		if (openers[i].file == file)
+			match = i;
+		else if (!openers[i].file && unused < 0)
+			unused = i;
+		else if (openers[i].file && time_before(openers[i].since, openers[oldest].since))
+			oldest = i;
+	}
+	slot = match >= 0 ? match : unused >= 0 ? unused : oldest;
+	openers[slot].file = file;
+	openers[slot].since = jiffies;
+	spin_unlock(&gate_lock);
+}
 
 /* 6.1 fs/open.c: do_dentry_open() counted @file in i_readcount or i_writecount */
 static bool open_counted(const struct file *file)
@@ -107,6 +144,8 @@ static int gate_open(struct inode *inode, struct file *file)
 		file->f_op = orig;
 		err = orig->open(inode, file);
 	}
+	if (!err)
+		opener_record(file);
 	if (atomic_dec_and_test(&gate_inside))
 		wake_up_var(&gate_inside);
 	return err;
@@ -171,6 +210,7 @@ void readers_gate_install(void)
 	for (i = 0; i < ARRAY_SIZE(gated); i++)
 		set_i_fop(gated[i].inode, gated[i].fops);
 	spin_lock(&gate_lock);
+	installed_at = jiffies;
 	gate_installed = true;
 	spin_unlock(&gate_lock);
 }
@@ -194,6 +234,66 @@ void readers_gate_remove(void)
 	synchronize_rcu_tasks();
 	for (i = 0; i < ARRAY_SIZE(gated); i++)
 		kmemleak_not_leak(gated[i].fops);
+}
+
+struct holder_scan {
+	struct seq_file *m;
+	struct task_struct *task;
+};
+
+/* One line for a descriptor of @scan->task on a list file */
+static int show_holder(const void *p, struct file *file, unsigned int fd)
+{
+	static const char *const names[] = { "binary_runtime_measurements",
+					     "ascii_runtime_measurements" };
+	const struct holder_scan *scan = p;
+	unsigned long since;
+	bool exact = false;
+	int i, list = -1;
+
+	for (i = 0; i < ARRAY_SIZE(gated); i++)
+		if (gated[i].inode && file_inode(file) == gated[i].inode)
+			list = i;
+	if (list < 0)
+		return 0;
+	spin_lock(&gate_lock);
+	since = installed_at;
+	for (i = 0; i < OPENERS_MAX; i++) {
+		if (openers[i].file == file) {
+			since = openers[i].since;
+			exact = true;
+		}
+	}
+	spin_unlock(&gate_lock);
+	seq_printf(scan->m, "%d %lu%s %s %s\n", task_tgid_nr(scan->task),
+		   (jiffies - since) / HZ, exact ? "" : "+", names[list], scan->task->comm);
+	return 0;
+}
+
+/*
+ * imasnap/readers: who holds the list files open, which keeps trims out
+ * (readers_block), so that a refused trim can name them. One line per open
+ * descriptor: "PID SECONDS LIST COMM" (COMM last: it may hold blanks;
+ * SECONDS ends in '+' when the file was opened before the helper was loaded
+ * and is a lower bound). Found by every process's descriptor table, so it
+ * sees files opened before the gate too.
+ */
+int readers_show(struct seq_file *m, void *v)
+{
+	struct holder_scan scan = { .m = m };
+	struct task_struct *p;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		task_lock(p);
+		if (p->files) {
+			scan.task = p;
+			iterate_fd(p->files, 0, show_holder, &scan);
+		}
+		task_unlock(p);
+	}
+	rcu_read_unlock();
+	return 0;
 }
 
 void readers_unblock(void)

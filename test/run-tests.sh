@@ -233,8 +233,11 @@ boot() {
 
 # One boot per file: the kernel's IMA list is state every suite changes
 # (trims, violations), so each suite starts from a fresh boot and TPM.
+# A suite may name options for its boot on a line "# vm-options: ARGS"
+# (keylime.bats: the built-in ima_policy=tcb instead of the test policy).
 for f in "${MAIN[@]}"; do
-	boot "ima-ng $(basename "$f" .bats)" ima-ng "$f"
+	read -ra vmopts < <(sed -n 's/^# vm-options: //p' "$f") || true
+	boot "ima-ng $(basename "$f" .bats)" ima-ng "${vmopts[@]}" -- "$f"
 done
 if ((${#TMPL[@]})); then
 	for t in "${TEMPLATE_BOOTS[@]}"; do

@@ -166,8 +166,9 @@ static int epoch_write(const struct store *s, const struct epoch_file *ef)
 		len += snprintf(text + len, sizeof(text) - len, "\n");
 	}
 	errno = 0;
-	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write(fd, text, len) != len || fsync(fd) ||
+	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    STORE_FILE_MODE);
+	if (fd < 0 || store_file_access(fd) || write(fd, text, len) != len || fsync(fd) ||
 	    renameat(s->dirfd, tmp, s->dirfd, EPOCH_FILE_NAME) || fsync(s->dirfd))
 		err = errno ? -errno : -EIO;
 	if (fd >= 0)
@@ -297,7 +298,8 @@ static int continue_epoch(const struct store *s)
 	unsigned int padded, nr_tries, i;
 	int b, err;
 
-	err = store_read(s->dir, &v);
+	/* through the open log: a new open for reading would be a violation */
+	err = store_view_fd(s->fd, s->dir, &v);
 	if (err)
 		return err < 0 ? err : -EIO;
 	err = store_replay(&v, &rp);
@@ -418,12 +420,13 @@ static int save_unproven(const struct store *s, const struct kernel_log *kl, uin
 		if (i > 1)
 			snprintf(name + at, size - at, "-%d", i);
 		*fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			     0644);
+			     STORE_FILE_MODE);
 		if (*fd < 0 && errno != EEXIST)
 			break;
 	}
 	errno = 0;
-	if (*fd < 0 || ftruncate(*fd, 0) || pwrite(*fd, first, len, 0) != (ssize_t)len ||
+	if (*fd < 0 || store_file_access(*fd) || ftruncate(*fd, 0) ||
+	    pwrite(*fd, first, len, 0) != (ssize_t)len ||
 	    fsync(*fd) || fsync(s->dirfd))
 		err = errno ? -errno : -EIO;
 	if (err)

@@ -43,6 +43,7 @@
 #include "status.h"
 #include "store.h"
 #include "tpm.h"
+#include "view.h"
 
 #define PIN_DIR		"/sys/fs/bpf/imasnap"
 #define COMMIT_MS	50	/* group commit window: durable within this + fsync */
@@ -68,8 +69,10 @@ static struct options {
 	bool release_protection;	/* lift it, and do nothing else */
 	bool check_config;		/* print the settings, and do nothing else */
 	bool verbose;
+	const char *view;		/* the agents' view; NULL: none */
 } opts = {
 	.store_dir = STORE_DEFAULT_DIR,
+	.view = VIEW_DEFAULT_PATH,
 	.ring_size = 4 << 20,
 	.snapshot_entries = 10000,
 	.snapshot_bytes = 4 << 20,
@@ -93,6 +96,9 @@ struct loader {
 	bool snapshots_off;		/* the helper refused: stop trying */
 	int pin_dir_fd;
 	struct control control;		/* `imasnap snapshot` requests */
+	struct view view;		/* the agents' ascii view of the store */
+	char readers_said[512];		/* holders of the kernel's list last named */
+	uint64_t readers_said_at;	/* ms */
 	int epoll_fd;			/* the ring and the control sockets */
 	int error;			/* set by the ring callback */
 	uint64_t offset;		/* epoch index of the kernel's entry 0 */
@@ -107,7 +113,8 @@ static const char usage[] =
 	"Usage: imasnap-load [--store DIR] [--ring-size BYTES]\n"
 	"                    [--snapshot-entries N] [--snapshot-bytes BYTES]\n"
 	"                    [--snapshot-kmem BYTES] [--[no-]protect] [--tcti CONF]\n"
-	"                    [--store-group GROUP] [--config FILE] [-v]\n"
+	"                    [--store-group GROUP] [--config FILE]\n"
+	"                    [--view PATH | --no-view] [-v]\n"
 	"       imasnap-load --release-protection --store DIR\n"
 	"       imasnap-load --check-config [--config FILE] [options]\n"
 	"\n"
@@ -136,8 +143,14 @@ static const char usage[] =
 	"  -T, --tcti CONF        the TPM a new store is checked against: the\n"
 	"                         kernel's list must replay to its PCRs (default\n"
 	"                         device:/dev/tpmrm0)\n"
-	"  -g, --store-group GROUP  the group that may read the store: its\n"
-	"                         directory becomes root:GROUP, mode 0750\n"
+	"  -g, --store-group GROUP  the group that may read the store and the view\n"
+	"                         besides root: directories root:GROUP 0750, files\n"
+	"                         0640 (default: root's group); --group is the same\n"
+	"      --view PATH        keep the store as ascii lines, as the kernel's\n"
+	"                         ascii_runtime_measurements, in PATH for agents\n"
+	"                         (default " VIEW_DEFAULT_PATH ";\n"
+	"                         on a file system the IMA policy does not measure)\n"
+	"      --no-view          keep no such view\n"
 	"  -c, --config FILE      read settings from FILE (imasnap.conf(5) format,\n"
 	"                         see imasnap-load(8)); options given here override it\n"
 	"      --check-config     parse and check the settings (FILE, default\n"
@@ -229,6 +242,12 @@ static int parse_option(int c, const char *arg)
 	case 'v':
 		opts.verbose = true;
 		break;
+	case 'V':
+		opts.view = arg;
+		break;
+	case 'N':
+		opts.view = NULL;
+		break;
 	case 'h':
 		fputs(usage, stdout);
 		exit(0);
@@ -314,6 +333,9 @@ static int parse_args(int argc, char **argv)
 		{ "release-protection", no_argument, NULL, 'R' },
 		{ "tcti", required_argument, NULL, 'T' },
 		{ "store-group", required_argument, NULL, 'g' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "view", required_argument, NULL, 'V' },
+		{ "no-view", no_argument, NULL, 'N' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -371,6 +393,8 @@ static int commit(struct loader *l)
 
 	if (!err && l->store.entries != l->reported)
 		l->reported = helper_report_persisted(l->store.entries) ? 0 : l->store.entries;
+	if (!err)
+		view_sync(&l->view, l->store.fd, l->store.size);	/* a failure is said, and retried */
 	return err;
 }
 
@@ -596,6 +620,30 @@ static bool over_threshold(struct loader *l)
 	       (opts.snapshot_kmem && kmem > opts.snapshot_kmem / 4 * 3);
 }
 
+/*
+ * A snapshot put off because the kernel's list is held open: whoever holds
+ * it is named, when that changes and once a minute while it lasts (an agent
+ * left on the kernel's list holds it for ever, and trims then never happen)
+ */
+#define READERS_SAY_MS	60000
+
+static void say_readers(struct loader *l, uint64_t now)
+{
+	char readers[sizeof(l->readers_said)];
+
+	if (helper_readers(readers, sizeof(readers)) || !*readers) {
+		if (opts.verbose)
+			fprintf(stderr, "snapshot: the kernel's list is being read; later\n");
+		return;
+	}
+	if (!strcmp(readers, l->readers_said) && now - l->readers_said_at < READERS_SAY_MS)
+		return;
+	fprintf(stderr, "imasnap-load: snapshot put off: the kernel's list is held open by %s; trims wait until it is closed (point agents at the view%s%s)\n",
+		readers, opts.view ? " " : "", opts.view ? opts.view : "");
+	snprintf(l->readers_said, sizeof(l->readers_said), "%s", readers);
+	l->readers_said_at = now;
+}
+
 static void count_snapshot(struct loader *l, uint64_t trimmed)
 {
 	l->stats.snapshots++;
@@ -629,8 +677,7 @@ static int maybe_snapshot(struct loader *l)
 	if (!err) {
 		count_snapshot(l, trimmed);
 	} else if (err == -EBUSY || err == -EINTR) {
-		if (opts.verbose)
-			fprintf(stderr, "snapshot: the kernel's list is being read; later\n");
+		say_readers(l, now);
 	} else {
 		say(LOG_WARNING, "imasnap-load: automatic snapshots stopped: trim to entry %" PRIu64
 		    " failed: %s\n", l->store.entries, strerror(-err));
@@ -671,6 +718,24 @@ static int requested_snapshot(void *ctx, uint64_t keep, uint64_t *trimmed)
 	return err;
 }
 
+/*
+ * `imasnap status`, `verify` and `export` ask the loader for its store
+ * (control.h): what it wrote, sent from its own descriptor, so that they
+ * never open a log open for writing (an open_writers violation under a
+ * policy that measures root's reads). What it sends is what is durable.
+ */
+static int store_source(void *ctx, struct control_source *src)
+{
+	struct loader *l = ctx;
+
+	update_stats(l, false);
+	src->fd = l->store.fd;
+	src->bytes = l->store.size;
+	src->entries = l->store.entries;
+	src->stats = l->stats;
+	return 0;
+}
+
 static int start_control(struct loader *l)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -683,6 +748,7 @@ static int start_control(struct loader *l)
 	if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		return -errno;
 	err = control_listen(&l->control, l->store.dir, l->epoll_fd);
+	l->control.source = store_source;
 	if (err)
 		fprintf(stderr, "imasnap-load: no control socket (%s)%s: `imasnap snapshot` cannot ask this loader\n",
 			strerror(-err), err == -EADDRINUSE ?
@@ -715,13 +781,13 @@ static void wait_commit_window(struct loader *l)
  */
 static int wait_and_consume(struct loader *l)
 {
-	struct epoll_event ev[2 + CONTROL_MAX_CLIENTS];
+	struct epoll_event ev[2 + CONTROL_MAX_CLIENTS + CONTROL_MAX_STREAMS];
 	int i, n, ready = 0;
 
 	if (l->store.pending_entries) {
 		wait_commit_window(l);
 	} else {
-		ready = epoll_wait(l->epoll_fd, ev, 2 + CONTROL_MAX_CLIENTS, IDLE_MS);
+		ready = epoll_wait(l->epoll_fd, ev, sizeof(ev) / sizeof(ev[0]), IDLE_MS);
 		/* a signal (SIGTERM, or SIGSTOP/SIGCONT) interrupts the wait */
 		if (ready < 0)
 			return errno == EINTR ? 0 : -errno;
@@ -847,26 +913,25 @@ static int pin_all(struct loader *l)
 }
 
 /*
- * --store-group: the store's directory becomes root:GROUP, mode 0750, so
- * that GROUP's members (an attestation agent) read the store and nobody
- * else does; the files in it keep their modes.
+ * --store-group: GROUP's members (an attestation agent) read the store and
+ * the view, nobody else but root does; store_set_access() gives the
+ * directories root:GROUP 0750 and the files 0640 once protection allows.
+ * Without it, root's group.
  */
-static int set_store_group(struct store *s)
+static int set_store_group(void)
 {
 	struct group *gr;
 
-	if (!opts.store_group)
+	if (!opts.store_group) {
+		store_set_group(0);
 		return 0;
+	}
 	gr = getgrnam(opts.store_group);
 	if (!gr) {
 		say(LOG_ERR, "imasnap-load: store group %s: no such group\n", opts.store_group);
 		return -ENOENT;
 	}
-	if (fchown(s->dirfd, 0, gr->gr_gid) || fchmod(s->dirfd, 0750)) {
-		say(LOG_ERR, "imasnap-load: cannot give %s to group %s: %s\n", s->dir,
-		    opts.store_group, strerror(errno));
-		return -errno;
-	}
+	store_set_group(gr->gr_gid);
 	return 0;
 }
 
@@ -903,7 +968,7 @@ static int load_bpf(struct loader *l)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct loader l = { .pin_dir_fd = -1, .epoll_fd = -1 };
+	struct loader l = { .pin_dir_fd = -1, .epoll_fd = -1, .view.fd = -1 };
 	int err;
 
 	/* before anything can initialise OpenSSL: no code named by a caller */
@@ -921,6 +986,8 @@ int main(int argc, char **argv)
 		return protect_release(PIN_DIR, opts.store_dir) ? 1 : 0;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* a reader that closes its store stream early is no reason to die */
+	signal(SIGPIPE, SIG_IGN);
 
 	/* a kernel without what capture needs: say what, before anything is created */
 	if (prereq_check(PREREQ_CAPTURE | (opts.protect ? PREREQ_BPF_LSM : 0), false, stderr)) {
@@ -932,19 +999,22 @@ int main(int argc, char **argv)
 	 * One loader per machine, checked before anything changes: a second
 	 * loader must not rebase or cut the list (epoch_begin) of the first.
 	 */
-	err = take_pin_dir(&l);
+	err = set_store_group();
+	if (!err)
+		err = take_pin_dir(&l);
 	if (!err)
 		err = store_open_append(&l.store, opts.store_dir);
 	/* protection in force must recognise this loader before it changes anything */
 	if (!err)
 		err = protect_start(&l.protect, PIN_DIR, &l.store, false);
 	if (!err)
-		err = set_store_group(&l.store);
-	if (!err)
 		err = epoch_begin(&l.store, opts.tcti);
 	/* new protection covers the store epoch_begin settled on (it may start a new one) */
 	if (!err && opts.protect && !protect_active(&l.protect))
 		err = protect_start(&l.protect, PIN_DIR, &l.store, true);
+	/* only now: protection in force lets no other task (nor this one before) chmod */
+	if (!err)
+		err = store_set_access(&l.store);
 	if (!err)
 		err = kernel_offset(&l.offset);
 	if (err)
@@ -959,6 +1029,9 @@ int main(int argc, char **argv)
 		err = protect_guard_capture(&l.protect, l.skel->obj, l.skel->links.capture_entry);
 	if (!err)
 		err = catch_up(&l);
+	/* a view that cannot be kept is said, and the store is kept all the same */
+	if (!err && opts.view && *opts.view)
+		view_open(&l.view, opts.view, l.store.fd, l.store.size);
 	if (!err)
 		err = pin_all(&l);
 	if (!err)
@@ -993,6 +1066,7 @@ cleanup:
 	}
 	imasnap_bpf__destroy(l.skel);
 	protect_close(&l.protect);	/* its pins stay: protection outlives the loader */
+	view_close(&l.view);
 	store_close(&l.store);
 	buf_free(&l.record);
 	return err ? 1 : 0;

@@ -87,17 +87,47 @@ static void combined_free(struct combined_log *c)
 	kernel_log_free(&c->kernel);
 }
 
-static int combined_read(struct combined_log *c, const char *dir)
+/*
+ * The store: from its running loader if there is one (control.h: a read of
+ * the log by path while the loader writes it is an open_writers violation
+ * under a policy that measures root's reads), else from the file.
+ */
+static int store_fetch(const char *dir, struct store_view *v)
+{
+	struct control_source src;
+	int err, result;
+
+	err = control_read_store(dir, true, &src, &result);
+	if (err == -ECONNREFUSED)
+		return store_read(dir, v);
+	/* the file, as without a loader: it works, but may cost a violation */
+	if (err || result) {
+		fprintf(stderr, "imasnap: the store's loader did not send it (%s): reading the file\n",
+			strerror(-(err ?: result)));
+		return store_read(dir, v);
+	}
+	err = store_view_stream(src.fd, src.bytes, src.entries, v);
+	close(src.fd);
+	return err;
+}
+
+static int combined_read_from(struct combined_log *c, const char *dir,
+			      int (*read_store)(const char *dir, struct store_view *v))
 {
 	int err;
 
 	memset(c, 0, sizeof(*c));
-	err = store_read(dir, &c->store);
+	err = read_store(dir, &c->store);
 	if (!err)
 		err = kernel_log_read(&c->kernel);
 	if (err)
 		combined_free(c);
 	return err;
+}
+
+static int combined_read(struct combined_log *c, const char *dir)
+{
+	return combined_read_from(c, dir, store_fetch);
 }
 
 /* Global index of the end of the combined log */
@@ -117,14 +147,62 @@ static const uint8_t *combined_bytes(const struct combined_log *c, uint64_t i,
 	return kernel_log_bytes(&c->kernel, i, len);
 }
 
+/* What status shows of the store */
+struct store_summary {
+	uint64_t entries, bytes;
+	struct loader_stats stats;
+	bool running;
+};
+
+/* From the running loader (nothing is opened), else from the files */
+static int store_summary(const char *dir, struct store_summary *sum)
+{
+	struct control_source src;
+	struct store_view v;
+	int err, result;
+
+	err = control_read_store(dir, false, &src, &result);
+	if (!err && !result) {
+		sum->entries = src.entries;
+		sum->bytes = src.bytes;
+		sum->stats = src.stats;
+		sum->running = true;
+		return 0;
+	}
+	if (err != -ECONNREFUSED)
+		fprintf(stderr, "imasnap: the store's loader did not answer (%s): reading the file\n",
+			strerror(-(err ?: result)));
+	err = store_read(dir, &v);
+	if (err)
+		return err;
+	sum->entries = v.entries;
+	sum->bytes = v.data.len;
+	store_view_free(&v);
+	stats_load(dir, &sum->stats);
+	sum->running = store_locked(dir);
+	return 0;
+}
+
+/* Who keeps trims out by holding the kernel's list open (with the helper loaded) */
+static void print_list_readers(void)
+{
+	char readers[1024];
+
+	if (helper_readers(readers, sizeof(readers)))
+		return;
+	printf("list readers: %s\n", *readers ? readers : "none");
+	if (*readers)
+		printf("  (trims wait while the kernel's list files are open: point agents at the view, docs/keylime.md)\n");
+}
+
 static void print_status_text(const struct combined_log *c, const char *dir,
-			      const struct loader_stats *st, uint64_t lag,
+			      const struct loader_stats *st, uint64_t bytes, uint64_t lag,
 			      const char *last_snapshot, bool running)
 {
 	printf("kernel entries: %" PRIu64 "\nkernel bytes: %zu\nkernel trimmed: %" PRIu64 "\n",
 	       c->kernel.count, c->kernel.raw.len, c->kernel.first);
 	printf("store: %s/%s\nstore entries: %" PRIu64 "\nstore bytes: %zu\n", dir,
-	       STORE_LOG_NAME, c->store.entries, c->store.data.len);
+	       STORE_LOG_NAME, c->store.entries, (size_t)bytes);
 	printf("lag: %" PRIu64 "\ndrops: %" PRIu64 "\nrepairs: %" PRIu64 " (%" PRIu64 " entries)\n",
 	       lag, st->drops, st->repairs, st->repaired);
 	printf("duplicates: %" PRIu64 "\noversized: %" PRIu64
@@ -133,15 +211,16 @@ static void print_status_text(const struct combined_log *c, const char *dir,
 	printf("snapshots: %" PRIu64 " (%" PRIu64 " entries trimmed by the loader)\n"
 	       "last snapshot: %s\nloader: %s\n", st->snapshots, st->trimmed,
 	       last_snapshot, running ? "running" : "not running");
+	print_list_readers();
 }
 
 static void print_status_json(const struct combined_log *c, const struct loader_stats *st,
-			      uint64_t lag, int64_t last_snapshot, bool running)
+			      uint64_t bytes, uint64_t lag, int64_t last_snapshot, bool running)
 {
 	printf("{\"kernel_entries\": %" PRIu64 ", \"kernel_bytes\": %zu, "
 	       "\"kernel_trimmed\": %" PRIu64 ", \"store_entries\": %" PRIu64 ", "
 	       "\"store_bytes\": %zu, \"lag\": %" PRIu64 ", ", c->kernel.count,
-	       c->kernel.raw.len, c->kernel.first, c->store.entries, c->store.data.len, lag);
+	       c->kernel.raw.len, c->kernel.first, c->store.entries, (size_t)bytes, lag);
 	printf("\"drops\": %" PRIu64 ", \"repairs\": %" PRIu64 ", \"repaired_entries\": %"
 	       PRIu64 ", \"duplicates\": %" PRIu64 ", \"oversized\": %" PRIu64 ", ",
 	       st->drops, st->repairs, st->repaired, st->duplicates, st->truncated);
@@ -153,18 +232,16 @@ static void print_status_json(const struct combined_log *c, const struct loader_
 
 static int cmd_status(const struct cmd_opts *o)
 {
-	struct loader_stats st;
-	struct combined_log c;
+	struct store_summary sum;
+	struct combined_log c = {0};
 	struct aggregate agg;
 	uint64_t kend, lag, at;
 	char last[128] = "none";
 	int64_t last_at = -1;
-	bool running;
 
-	if (combined_read(&c, o->store_dir))
+	if (store_summary(o->store_dir, &sum) || kernel_log_read(&c.kernel))
 		return EXIT_UNCHECKED;
-	stats_load(o->store_dir, &st);
-	running = store_locked(o->store_dir);
+	c.store.entries = sum.entries;
 	kend = c.kernel.first + c.kernel.count;
 	lag = kend > c.store.entries ? kend - c.store.entries : 0;
 	if (!aggregate_latest(&c.kernel, &agg, &at)) {
@@ -173,9 +250,9 @@ static int cmd_status(const struct cmd_opts *o)
 			 PRIu64 ")", at, agg.trimmed);
 	}
 	if (o->json)
-		print_status_json(&c, &st, lag, last_at, running);
+		print_status_json(&c, &sum.stats, sum.bytes, lag, last_at, sum.running);
 	else
-		print_status_text(&c, o->store_dir, &st, lag, last, running);
+		print_status_text(&c, o->store_dir, &sum.stats, sum.bytes, lag, last, sum.running);
 	combined_free(&c);
 	return 0;
 }
@@ -596,41 +673,93 @@ static int cmd_export_store(const struct cmd_opts *o)
 	return err ? EXIT_UNCHECKED : 0;
 }
 
+/* One entry of the store or the kernel's list, as export_batch writes it */
+static int export_entry(struct export_out *e, const uint8_t *bytes, size_t len, uint64_t i)
+{
+	struct log_record rec;
+
+	if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0 || export_batch(e, bytes, len, &rec, 1)) {
+		fprintf(stderr, "imasnap export: cannot write entry %" PRIu64 "\n", i);
+		return EXIT_UNCHECKED;
+	}
+	return 0;
+}
+
+static int export_check_from(const struct cmd_opts *o, uint64_t end)
+{
+	if (o->from <= end)
+		return 0;
+	fprintf(stderr, "imasnap export: --from %" PRIu64 " is past the end of the log (%" PRIu64 " entries)\n",
+		o->from, end);
+	return EXIT_USAGE;
+}
+
+/*
+ * The store as its loader sends it (control.h), streamed in batches like
+ * --store-only (a store of hundreds of MB is never held whole), then the
+ * kernel's entries it does not hold
+ */
+static int export_from_loader(const struct cmd_opts *o, const struct control_source *src,
+			      struct export_out *e)
+{
+	struct combined_log c = {0};
+	struct store_stream s;
+	uint64_t i, end;
+	size_t len;
+	int ret, err;
+
+	if (kernel_log_read(&c.kernel))
+		return EXIT_UNCHECKED;
+	c.store.entries = src->entries;
+	end = combined_end(&c);
+	ret = export_check_from(o, end);
+	stream_init(&s, src->fd, 0);
+	err = ret ? 0 : stream_each(&s, o->from, export_batch, e);
+	if (!ret && (err || s.next != src->entries || s.bytes != src->bytes || s.tail)) {
+		fprintf(stderr, "imasnap export: the loader sent %" PRIu64 " records (%" PRIu64
+			" bytes), not the %" PRIu64 " (%" PRIu64 " bytes) it announced%s%s\n",
+			s.next, s.bytes, src->entries, src->bytes, err ? ": " : "",
+			err ? strerror(-err) : "");
+		ret = EXIT_UNCHECKED;
+	}
+	stream_free(&s);
+	for (i = o->from > src->entries ? o->from : src->entries; !ret && i < end; i++)
+		ret = export_entry(e, kernel_log_bytes(&c.kernel, i, &len), len, i);
+	kernel_log_free(&c.kernel);
+	return ret;
+}
+
 static int cmd_export(const struct cmd_opts *o)
 {
+	struct export_out e = { .ascii = !strcmp(o->format, "ascii") };
+	struct control_source src;
 	struct combined_log c;
-	struct log_record rec;
-	struct buf out = {0};
-	const uint8_t *bytes;
 	uint64_t i, end;
-	bool ascii = !strcmp(o->format, "ascii");
 	size_t len;
-	int ret = 0;
+	int ret, result;
 
 	if (o->store_only)
 		return cmd_export_store(o);
-	if (combined_read(&c, o->store_dir))
-		return EXIT_UNCHECKED;
-	end = combined_end(&c);
-	if (o->from > end) {
-		fprintf(stderr, "imasnap export: --from %" PRIu64 " is past the end of the log (%" PRIu64 " entries)\n",
-			o->from, end);
-		ret = EXIT_USAGE;
-	}
-	for (i = o->from; !ret && i < end; i++) {
-		bytes = combined_bytes(&c, i, &len);
-		out.len = 0;
-		if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0 ||
-		    (ascii ? log_format_ascii(&rec, &out) : buf_append(&out, bytes, len)) ||
-		    fwrite(out.data, 1, out.len, stdout) != out.len) {
-			fprintf(stderr, "imasnap export: cannot write entry %" PRIu64 "\n", i);
-			ret = EXIT_UNCHECKED;
-		}
+	ret = control_read_store(o->store_dir, true, &src, &result);
+	if (!ret && !result) {
+		ret = export_from_loader(o, &src, &e);
+		close(src.fd);
+	} else {
+		/* no loader (or none that answers): the file, as store_fetch does */
+		if (ret != -ECONNREFUSED)
+			fprintf(stderr, "imasnap: the store's loader did not send it (%s): reading the file\n",
+				strerror(-(ret ?: result)));
+		if (combined_read_from(&c, o->store_dir, store_read))
+			return EXIT_UNCHECKED;
+		end = combined_end(&c);
+		ret = export_check_from(o, end);
+		for (i = o->from; !ret && i < end; i++)
+			ret = export_entry(&e, combined_bytes(&c, i, &len), len, i);
+		combined_free(&c);
 	}
 	if (fflush(stdout) && !ret)
 		ret = EXIT_UNCHECKED;
-	buf_free(&out);
-	combined_free(&c);
+	buf_free(&e.text);
 	return ret;
 }
 
@@ -656,6 +785,8 @@ static int cmd_snapshot(const struct cmd_opts *o)
 		fprintf(stderr, "imasnap snapshot: the kernel helper is not loaded (insmod kernel-helper/imasnap.ko)\n");
 		return EXIT_UNCHECKED;
 	}
+	if (result == -EBUSY)
+		print_list_readers();
 	if (result) {
 		fprintf(stderr, "imasnap snapshot: trim refused: %s%s\n", strerror(-result),
 			result == -ESTALE ? " (the store does not match the kernel's list)" :

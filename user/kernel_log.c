@@ -110,6 +110,34 @@ void securityfs_file(char *path, size_t size, const char *dir, const char *file)
 	snprintf(path, size, "%s/%s%s%s", securityfs_path(), dir, *file ? "/" : "", file);
 }
 
+int helper_readers(char *out, size_t size)
+{
+	char path[512], *line = NULL, secs[32], list[64];
+	size_t cap = 0, len = 0;
+	int pid, n, comm;
+	FILE *f;
+
+	securityfs_file(path, sizeof(path), "imasnap", "readers");
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	out[0] = '\0';
+	while (getline(&line, &cap, f) > 0 && len < size) {
+		comm = 0;
+		if (sscanf(line, "%d %31s %63s %n", &pid, secs, list, &comm) != 3 || !comm)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		n = snprintf(out + len, size - len, "%s%s (pid %d, %s for %s%.*s s)",
+			     len ? ", " : "", line + comm, pid, list,
+			     secs[strlen(secs) - 1] == '+' ? "at least " : "",
+			     (int)strcspn(secs, "+"), secs);
+		len += n > 0 ? (size_t)n : 0;
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
 /*
  * Whole lines (getline: a long one is not read as several), and a value of
  * digits, '-' allowed (strtoull alone also takes blanks, '+', or nothing)

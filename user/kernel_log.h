@@ -46,6 +46,12 @@ int kernel_offset(uint64_t *offset);
 int kernel_count_since_boot(uint64_t *count);
 /* runtime_measurements_count + offset: the index of the next entry */
 int kernel_count(uint64_t *count);
+/*
+ * Who holds the kernel's list files open, which keeps trims out (the
+ * helper's imasnap/readers): "COMM (pid N, LIST for S s), ..." in out, ""
+ * when nobody; -ENOENT without a helper that says
+ */
+int helper_readers(char *out, size_t size);
 /* A "key: N" line of the helper's state file; -ENOENT without the helper */
 int helper_state_value(const char *key, uint64_t *val);
 /* The same from another of its files ("stats") */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "status.h"
+#include "store.h"
 
 #define STAT_FIELD(name) { #name, offsetof(struct loader_stats, name) }
 
@@ -29,11 +30,41 @@ static uint64_t *field(struct loader_stats *st, size_t i)
 	return (uint64_t *)((char *)st + stat_fields[i].offset);
 }
 
-int stats_load(const char *dir, struct loader_stats *st)
+void stats_parse(const char *text, struct loader_stats *st)
 {
-	char path[4200], key[32];
+	char key[32];
 	uint64_t val;
 	size_t i;
+	int n;
+
+	memset(st, 0, sizeof(*st));
+	while (sscanf(text, "%31[a-z]: %" SCNu64 "\n%n", key, &val, &n) == 2) {
+		for (i = 0; i < NR_FIELDS; i++)
+			if (!strcmp(key, stat_fields[i].key))
+				*field(st, i) = val;
+		text += n;
+	}
+}
+
+int stats_format(const struct loader_stats *st, char *out, size_t size)
+{
+	struct loader_stats copy = *st;
+	size_t i, len = 0;
+	int n;
+
+	for (i = 0; i < NR_FIELDS; i++, len += n) {
+		n = snprintf(out + len, size - len, "%s: %" PRIu64 "\n", stat_fields[i].key,
+			     *field(&copy, i));
+		if (n < 0 || (size_t)n >= size - len)
+			return -ENOSPC;
+	}
+	return len;
+}
+
+int stats_load(const char *dir, struct loader_stats *st)
+{
+	char path[4200], text[STATS_TEXT_MAX];
+	size_t len;
 	FILE *f;
 
 	memset(st, 0, sizeof(*st));
@@ -41,11 +72,10 @@ int stats_load(const char *dir, struct loader_stats *st)
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? 0 : -errno;
-	while (fscanf(f, "%31[a-z]: %" SCNu64 "\n", key, &val) == 2)
-		for (i = 0; i < NR_FIELDS; i++)
-			if (!strcmp(key, stat_fields[i].key))
-				*field(st, i) = val;
+	len = fread(text, 1, sizeof(text) - 1, f);
+	text[len] = '\0';
 	fclose(f);
+	stats_parse(text, st);
 	return 0;
 }
 
@@ -56,24 +86,25 @@ int stats_load(const char *dir, struct loader_stats *st)
 int stats_save(const char *dir, const struct loader_stats *st)
 {
 	static const char tmp[] = LOADER_STATE_NAME ".tmp";
-	struct loader_stats copy = *st;
-	int dirfd, fd = -1, err = 0;
+	char text[STATS_TEXT_MAX];
+	int dirfd, fd = -1, err = 0, len;
 	FILE *f = NULL;
-	size_t i;
 
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -errno;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    STORE_FILE_MODE);
+	f = fd >= 0 && !store_file_access(fd) ? fdopen(fd, "w") : NULL;
 	if (!f) {
 		err = -errno;
 		if (fd >= 0)
 			close(fd);
 		goto out;
 	}
-	for (i = 0; i < NR_FIELDS; i++)
-		fprintf(f, "%s: %" PRIu64 "\n", stat_fields[i].key, *field(&copy, i));
+	len = stats_format(st, text, sizeof(text));
+	if (len < 0 || fwrite(text, 1, len, f) != (size_t)len)
+		err = -EIO;
 	if (fflush(f) || fsync(fileno(f)))
 		err = -errno;
 	if (fclose(f) && !err)

@@ -7,6 +7,7 @@
 #ifndef IMASNAP_STATUS_H
 #define IMASNAP_STATUS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define LOADER_STATE_NAME	"loader.state"
@@ -25,6 +26,13 @@ struct loader_stats {
 	int64_t pid;		/* last loader's pid */
 };
 
+/* Room for the "key: value" lines of every counter */
+#define STATS_TEXT_MAX		512
+
+/* The lines stats_format writes; unknown keys are skipped */
+void stats_parse(const char *text, struct loader_stats *st);
+/* Length written (NUL-terminated) or -ENOSPC */
+int stats_format(const struct loader_stats *st, char *out, size_t size);
 int stats_load(const char *dir, struct loader_stats *st);
 int stats_save(const char *dir, const struct loader_stats *st);
 

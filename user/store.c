@@ -6,12 +6,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
+
+/* Who besides root reads the store's files (store_set_group); -1: left as created */
+static gid_t store_gid = (gid_t)-1;
+
+void store_set_group(gid_t gid)
+{
+	store_gid = gid;
+}
+
+int store_file_access(int fd)
+{
+	return fchown(fd, -1, store_gid) || fchmod(fd, STORE_FILE_MODE) ? -errno : 0;
+}
+
+int store_dir_access(int fd)
+{
+	return fchown(fd, -1, store_gid) || fchmod(fd, STORE_DIR_MODE) ? -errno : 0;
+}
+
+/*
+ * The directory and every file in it (the log, counters, epoch files, kept
+ * epochs) as readable as the kernel's own log and no more: root, and the
+ * group. By name, without opening anything: an open for reading of the log
+ * while it is open for writing is an open_writers violation.
+ */
+int store_set_access(const struct store *s)
+{
+	struct dirent *e;
+	struct stat st;
+	int fd, err = 0;
+	DIR *d;
+
+	err = store_dir_access(s->dirfd);
+	if (err)
+		return err;
+	fd = dup(s->dirfd);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while (!err && (e = readdir(d))) {
+		if (fstatat(s->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (fchownat(s->dirfd, e->d_name, -1, store_gid, AT_SYMLINK_NOFOLLOW) ||
+		    fchmodat(s->dirfd, e->d_name, STORE_FILE_MODE, 0))
+			err = -errno;
+	}
+	closedir(d);
+	if (err)
+		fprintf(stderr, "cannot restrict access to %s: %s\n", s->dir, strerror(-err));
+	return err;
+}
 
 static int make_dirs(const char *dir)
 {
@@ -25,7 +81,8 @@ static int make_dirs(const char *dir)
 		char c = *p;
 
 		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
+		/* the store's own directory is never open to all, not even at first */
+		if (mkdir(path, c ? 0755 : STORE_DIR_MODE) && errno != EEXIST)
 			return -errno;
 		*p = c;
 		if (!c)
@@ -145,7 +202,8 @@ int store_open_append(struct store *s, const char *dir)
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0)
 		goto fail_errno;
-	s->fd = openat(s->dirfd, STORE_LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	s->fd = openat(s->dirfd, STORE_LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		       STORE_FILE_MODE);
 	if (s->fd < 0)
 		goto fail_errno;
 	if (flock(s->fd, LOCK_EX | LOCK_NB)) {
@@ -203,11 +261,36 @@ int store_record_digest(const struct store *s, uint64_t i, uint8_t digest[LOG_SH
 	return size > 0 ? 0 : -EUCLEAN;
 }
 
-int store_read(const char *dir, struct store_view *v)
+/* Indexes v->data (read whole); name says what it is in a message */
+static int view_index(struct store_view *v, const char *name)
+{
+	int err = index_store(v->data.data, v->data.len, &v->offsets, &v->entries, &v->tail);
+
+	if (err) {
+		fprintf(stderr, "%s: not a measurement log\n", name);
+		store_view_free(v);
+	}
+	return err;
+}
+
+int store_view_fd(int fd, const char *name, struct store_view *v)
 {
 	const uint8_t *map;
-	char path[4200];
 	size_t len;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	err = map_log(fd, &map, &len);
+	if (err)
+		return err;
+	err = buf_append(&v->data, map, len);
+	unmap_log(map, len);
+	return err ?: view_index(v, name);
+}
+
+int store_read(const char *dir, struct store_view *v)
+{
+	char path[4200];
 	int fd, err;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOG_NAME);
@@ -217,19 +300,40 @@ int store_read(const char *dir, struct store_view *v)
 		fprintf(stderr, "cannot open store %s: %s\n", path, strerror(errno));
 		return err;
 	}
-	err = map_log(fd, &map, &len);
+	err = store_view_fd(fd, path, v);
 	close(fd);
-	if (err)
-		return err;
+	return err;
+}
+
+int store_view_stream(int fd, uint64_t bytes, uint64_t entries, struct store_view *v)
+{
+	ssize_t n = 1;
+	int err = 0;
+
 	memset(v, 0, sizeof(*v));
-	err = buf_append(&v->data, map, len);
-	unmap_log(map, len);
-	if (!err)
-		err = index_store(v->data.data, v->data.len, &v->offsets, &v->entries, &v->tail);
-	if (err) {
-		fprintf(stderr, "%s: not a measurement log\n", path);
-		store_view_free(v);
+	while (!err && n > 0 && v->data.len <= bytes) {
+		err = buf_reserve(&v->data, 1 << 16);
+		n = err ? 0 : read(fd, v->data.data + v->data.len, 1 << 16);
+		if (n > 0)
+			v->data.len += n;
+		else if (n < 0 && errno != EINTR)
+			err = -errno;
+		else if (n < 0)
+			n = 1;
 	}
+	if (!err && v->data.len != bytes) {
+		fprintf(stderr, "the loader sent %zu bytes of the store, not %" PRIu64 "\n",
+			v->data.len, bytes);
+		err = -EPROTO;
+	}
+	err = err ?: view_index(v, "the store sent by imasnap-load");
+	if (!err && (v->entries != entries || v->tail)) {
+		fprintf(stderr, "the loader sent %" PRIu64 " records, not %" PRIu64 "\n",
+			v->entries, entries);
+		err = -EPROTO;
+	}
+	if (err)
+		store_view_free(v);
 	return err;
 }
 

@@ -17,6 +17,9 @@
 
 #define STORE_DEFAULT_DIR	"/var/lib/imasnap"
 #define STORE_LOG_NAME		"binary_runtime_measurements"
+/* As readable as the kernel's log (0440 root): root, and a group (--group) */
+#define STORE_FILE_MODE		0640
+#define STORE_DIR_MODE		0750
 
 struct store {
 	char dir[4096];
@@ -37,6 +40,15 @@ struct store {
  * takes an exclusive lock on it: one loader per store. Counts its records.
  */
 int store_open_append(struct store *s, const char *dir);
+
+/* The group whose members may read the store's files (default: root's) */
+void store_set_group(gid_t gid);
+/* A file the loader creates in the store's directory: STORE_FILE_MODE, root:group */
+int store_file_access(int fd);
+/* A directory of the loader's (the store's, the view's): STORE_DIR_MODE, root:group */
+int store_dir_access(int fd);
+/* The directory (STORE_DIR_MODE) and every file in it so, root:group */
+int store_set_access(const struct store *s);
 /* A store read whole for checking: its bytes and where each record starts */
 struct store_view {
 	struct buf data;
@@ -46,6 +58,19 @@ struct store_view {
 };
 /* Reads a store for checking: the whole log and the index of its records */
 int store_read(const char *dir, struct store_view *v);
+/*
+ * The same from an open descriptor of the log (name for messages): the
+ * loader reads its own store so, without a new open (under a policy that
+ * measures root's reads, an open for reading while the log is open for
+ * writing is an open_writers violation in the measurement log)
+ */
+int store_view_fd(int fd, const char *name, struct store_view *v);
+/*
+ * The same from a stream (a pipe from the loader, control.h) that must carry
+ * exactly bytes bytes holding entries whole records
+ */
+int store_view_stream(int fd, uint64_t bytes, uint64_t entries, struct store_view *v);
+
 void store_view_free(struct store_view *v);
 /* Record i (< v->entries): its bytes and length */
 const uint8_t *store_view_record(const struct store_view *v, uint64_t i, size_t *len);

@@ -170,6 +170,7 @@ setup() {
 	LOG=$STORE/binary_runtime_measurements
 	SAVED=$BATS_TEST_TMPDIR/saved
 	AS_READER=()
+	LOADER_ARGS=()
 	PHASE=none
 	LOADED_HELPER=
 }
@@ -264,7 +265,7 @@ loader_appends() {
 # and after a restart (which must take the protection over)
 in_phases() {
 	PHASE=running
-	start_loader --protect
+	start_loader --protect "${LOADER_ARGS[@]}"
 	grep -q "protection of store .* in force" "$LOADER_LOG"
 	"$@"
 	loader_appends
@@ -273,7 +274,7 @@ in_phases() {
 	[[ -e $PIN_DIR/protect_table ]]
 	"$@"
 	PHASE=restarted
-	start_loader
+	start_loader "${LOADER_ARGS[@]}"
 	grep -q "took over the protection of store" "$LOADER_LOG"
 	"$@"
 	loader_appends
@@ -407,6 +408,7 @@ hold_descriptor() {
 	chmod 755 "$WORK"
 	chmod 777 "$SAVED"
 	AS_READER=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	LOADER_ARGS=(--group nogroup)	# the store is root's and the group's only
 	# tmpfs does take trusted.* attributes: protection is what stops it
 	touch "$WORK/probe"
 	run op setxattr "$WORK/probe" trusted.imasnap

@@ -10,8 +10,21 @@ load imasnap
 
 NOTIFY=$TREE/test/tools/notify-listen.py
 
+# run_loader ARGS...: $LOADER with ARGS only (start_loader adds --store),
+# in the background; returns once it follows the log (60 s at most)
+run_loader() {
+	local i
+	LOADER_LOG=$BATS_TEST_TMPDIR/loader.log
+	"$LOADER" "$@" >"$LOADER_LOG" 2>&1 &
+	LOADER_PID=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -qs "following IMA's measurements" "$LOADER_LOG" && break
+		sleep 0.1
+	done
+}
+
 @test "a configuration file sets store, ring and group; the command line overrides it" {
-	local conf=$BATS_TEST_TMPDIR/imasnap.conf store=$BATS_TEST_TMPDIR/cfgstore i
+	local conf=$BATS_TEST_TMPDIR/imasnap.conf store=$BATS_TEST_TMPDIR/cfgstore
 	printf '# test\nstore = %s\nring_size = 64K\nsnapshot_entries = 0\nstore_group = daemon\n' \
 		"$store" >"$conf"
 	run "$LOADER" --check-config --config "$conf" --snapshot-bytes 0
@@ -20,13 +33,7 @@ NOTIFY=$TREE/test/tools/notify-listen.py
 	[[ $output == *"store = $store"* && $output == *"ring_size = 65536"* ]]
 	[[ $output == *"snapshot_entries = 0"* && $output == *"snapshot_bytes = 0"* ]]
 	STORE=$store
-	LOADER_LOG=$BATS_TEST_TMPDIR/loader.log
-	"$LOADER" --config "$conf" >"$LOADER_LOG" 2>&1 &
-	LOADER_PID=$!
-	for ((i = 0; i < 600; i++)); do
-		grep -qs "following IMA's measurements" "$LOADER_LOG" && break
-		sleep 0.1
-	done
+	run_loader --config "$conf"
 	cat "$LOADER_LOG"
 	grep -q "following IMA's measurements (ring 65536 bytes)" "$LOADER_LOG"
 	"$MEASURE" -n 50 "$WORK/a"
@@ -87,7 +94,7 @@ NOTIFY=$TREE/test/tools/notify-listen.py
 # The package's preinst (upgrade) and prerm (removal) step: with a
 # protection in force dpkg could not replace the loader's executable.
 @test "release-protection lifts a protection in force for the configured store, else does nothing" {
-	local dest=$BATS_TEST_TMPDIR/root conf=$BATS_TEST_TMPDIR/imasnap.conf i
+	local dest=$BATS_TEST_TMPDIR/root conf=$BATS_TEST_TMPDIR/imasnap.conf
 	# installed under $dest (no DESTDIR): the script calls $dest/usr/sbin's loader
 	make -C "$TREE" -s install PREFIX="$dest/usr" SYSCONFDIR="$dest/etc" \
 		DKMSDIR="$dest/usr/src/imasnap" STATEDIR="$dest/var/lib/imasnap" >/dev/null
@@ -96,13 +103,7 @@ NOTIFY=$TREE/test/tools/notify-listen.py
 	[[ ! -e /sys/fs/bpf/imasnap/protect_table ]]
 	IMASNAP_CONFIG=$conf "$dest/usr/lib/imasnap/release-protection"
 	LOADER=$dest/usr/sbin/imasnap-load
-	LOADER_LOG=$BATS_TEST_TMPDIR/loader.log
-	"$LOADER" --config "$conf" >"$LOADER_LOG" 2>&1 &
-	LOADER_PID=$!
-	for ((i = 0; i < 600; i++)); do
-		grep -qs "following IMA's measurements" "$LOADER_LOG" && break
-		sleep 0.1
-	done
+	run_loader --config "$conf"
 	stop_loader
 	[[ -e /sys/fs/bpf/imasnap/protect_table ]]
 	run rm -f "$STORE/binary_runtime_measurements"

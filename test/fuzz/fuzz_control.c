@@ -9,7 +9,9 @@
  *   MSG_MAX, holds no NUL, and is "snapshot " and a count parse_count()
  *   takes, with that count;
  * - every non-empty message gets one reply "ERR TRIMMED": the snapshot's
- *   result and count, or -EINVAL and 0; an empty one gets none;
+ *   result and count, or -EINVAL and 0; "status" and "read" get
+ *   "-EOPNOTSUPP 0 0\n" (this server describes no store); an empty one gets
+ *   none;
  * - a caller other than root (when the fuzzer does not run as root) gets
  *   -EPERM at once and nothing is asked for;
  * - no client is left behind in the server's table.
@@ -55,6 +57,12 @@ static int reference(const uint8_t *data, size_t size, uint64_t *keep)
 	if (strncmp(text, "snapshot ", 9))
 		return 0;
 	return !parse_count(text + 9, false, keep);
+}
+
+/* "status" and "read": asks for the store, which this server has none of */
+static bool source_request(const uint8_t *data, size_t size)
+{
+	return (size == 6 && !memcmp(data, "status", 6)) || (size == 4 && !memcmp(data, "read", 4));
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -113,6 +121,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reply_text[n] = '\0';
 	if (valid)
 		snprintf(want, sizeof(want), "%d %" PRIu64, keep % 2 ? -EBUSY : 0, keep / 3);
+	else if (root && source_request(data, size))
+		snprintf(want, sizeof(want), "%d 0 0\n", -EOPNOTSUPP);	/* no store here */
 	else
 		snprintf(want, sizeof(want), "%d 0", root ? -EINVAL : -EPERM);
 	FUZZ_ASSERT(!strcmp(reply_text, want));

@@ -6,6 +6,9 @@
  * (children drop to uid 65534 to play the other users).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,45 @@ static int fake_snapshot(void *ctx, uint64_t keep, uint64_t *trimmed)
 	last_keep = keep;
 	*trimmed = 7;
 	return 0;
+}
+
+static int source_fd = -1;
+
+static int fake_source(void *ctx, struct control_source *src)
+{
+	struct stat st;
+
+	if (fstat(source_fd, &st))
+		return -errno;
+	src->fd = source_fd;
+	src->bytes = st.st_size;
+	src->entries = 3;
+	memset(&src->stats, 0, sizeof(src->stats));
+	src->stats.drops = 11;
+	src->stats.pid = 4242;
+	return 0;
+}
+
+static void test_source_reply_parser(void)
+{
+	static const char *const bad[] = {
+		"", "0 1 2", "0 1\n", "-0 1 2\n", "00 1 2\n", "1 1 2\n", "0 1 2 \n",
+		" 0 1 2\n", "0 -1 2\n", "-4096 0 0\n",
+	};
+	struct control_source src;
+	int result = 99;
+	size_t i;
+
+	CHECK_INT(control_parse_source_reply("0 10 2\ndrops: 5\npid: 9\n", 22, &result, &src), 0);
+	CHECK_INT(result, 0);
+	CHECK_INT(src.bytes, 10);
+	CHECK_INT(src.entries, 2);
+	CHECK_INT(src.stats.drops, 5);
+	CHECK_INT(src.stats.pid, 9);
+	CHECK_INT(control_parse_source_reply("-16 0 0\n", 8, &result, &src), 0);
+	CHECK_INT(result, -16);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_INT(control_parse_source_reply(bad[i], strlen(bad[i]), &result, &src), -EINVAL);
 }
 
 static void test_parsers(void)
@@ -215,6 +257,81 @@ static void test_server(void)
 	close(epfd);
 }
 
+/* a root client that asks for the store (data) or the status and checks it */
+static pid_t store_client(const char *dir, bool data, bool take, const uint8_t *want,
+			  size_t len)
+{
+	struct control_source src;
+	uint8_t *got;
+	size_t have = 0;
+	ssize_t n;
+	int result;
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	if (control_read_store(dir, data, &src, &result) || result)
+		_exit(3);
+	if (src.bytes != len || src.entries != 3 || src.stats.drops != 11 ||
+	    src.stats.pid != 4242 || (src.fd >= 0) != data)
+		_exit(4);
+	if (!data || !take)
+		_exit(0);	/* a reader that goes without reading */
+	got = malloc(len + 1);
+	while (got && (n = read(src.fd, got + have, len + 1 - have)) > 0)
+		have += n;
+	_exit(got && have == len && !memcmp(got, want, len) ? 0 : 5);
+}
+
+/*
+ * status and read: the store's bytes through a pipe, far more than the
+ * pipe holds, while the server stays responsive; a reader that leaves
+ * early costs the server nothing (no SIGPIPE death, the stream freed)
+ */
+static void test_store_stream(void)
+{
+	enum { LEN = 5 << 20 };
+	struct control ctl;
+	char dir[128], real[256], path[160];
+	uint8_t *data = malloc(LEN);
+	int epfd = epoll_create1(0), status, i, used;
+	pid_t reader, quitter, asker;
+	size_t j;
+
+	snprintf(dir, sizeof(dir), "%s/streamed", top);
+	snprintf(path, sizeof(path), "%s/log", top);
+	mkdir(dir, 0755);
+	if (!data || !realpath(dir, real))
+		exit(2);
+	for (j = 0; j < LEN; j++)
+		data[j] = (uint8_t)(j * 7 + j / 4096);
+	source_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK_INT(write(source_fd, data, LEN), LEN);
+	CHECK_INT(control_listen(&ctl, dir, epfd), 0);
+	ctl.source = fake_source;
+	signal(SIGPIPE, SIG_IGN);	/* as the loader does */
+	reader = store_client(real, true, true, data, LEN);
+	quitter = store_client(real, true, false, data, LEN);
+	asker = store_client(real, false, false, data, LEN);
+	for (i = 0; i < 3; i++)
+		CHECK(serve_for(&ctl, epfd, 500) < 100);
+	while (!waitpid(reader, &status, WNOHANG))
+		serve_for(&ctl, epfd, 100);
+	CHECK_INT(WEXITSTATUS(status), 0);
+	CHECK_INT(waitpid(quitter, &status, 0), quitter);
+	CHECK_INT(WEXITSTATUS(status), 0);
+	CHECK_INT(waitpid(asker, &status, 0), asker);
+	CHECK_INT(WEXITSTATUS(status), 0);
+	serve_for(&ctl, epfd, 100);
+	for (used = 0, i = 0; i < CONTROL_MAX_STREAMS; i++)
+		used += ctl.stream[i].fd >= 0;
+	CHECK_INT(used, 0);
+	control_close(&ctl);
+	close(source_fd);
+	close(epfd);
+	free(data);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -223,9 +340,11 @@ int main(void)
 	if (!mkdtemp(top) || chmod(top, 0755))
 		return 2;
 	test_parsers();
+	test_source_reply_parser();
 	if (geteuid() == 0) {
 		test_client_refuses_a_socket_not_roots();
 		test_server();
+		test_store_stream();
 	} else {
 		printf("not root: the socket tests need root (they play other users)\n");
 	}
