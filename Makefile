@@ -32,9 +32,10 @@ LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 BPF_PROGS := imasnap protect
 UNIT_TESTS := $(patsubst test/unit/%.c,$(OUTPUT)/unit/%,$(wildcard test/unit/test_*.c))
 
-.PHONY: all clean test test-all test-host unit-test module vmlinux.h-regen custom-kernel custom-kernel-module \
+.PHONY: all clean test test-all test-host unit-test prereq-test module test-kmod vmlinux.h-regen \
+	custom-kernel custom-kernel-module \
 	install uninstall deb pkg-test
-all: imasnap-load imasnap module $(OUTPUT)/measure
+all: imasnap-load imasnap module test-kmod $(OUTPUT)/measure
 
 $(OUTPUT) $(OUTPUT)/unit:
 	mkdir -p $@
@@ -54,19 +55,24 @@ $(OUTPUT)/imasnap-load.o: $(OUTPUT)/imasnap.skel.h $(OUTPUT)/protect.skel.h
 
 # BPF LSM protection of the store (the loader only: it needs libbpf)
 $(OUTPUT)/protect.o: $(OUTPUT)/protect.skel.h bpf/protect.h
-LOADER_OBJS := $(OUTPUT)/protect.o
+# The kernel's prerequisites (both programs; it reads BTF with libbpf)
+LOADER_OBJS := $(OUTPUT)/protect.o $(OUTPUT)/prereq.o
 
 imasnap-load: $(OUTPUT)/imasnap-load.o $(LOADER_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBBPF_LIBS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 
-imasnap: $(OUTPUT)/imasnap.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
+imasnap: $(OUTPUT)/imasnap.o $(OUTPUT)/prereq.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBBPF_LIBS) $(TSS_LIBS) $(CRYPTO_LIBS) -o $@
 
 $(OUTPUT)/measure: test/tools/measure.c | $(OUTPUT)
 	$(CC) $(CFLAGS) $< -o $@
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel-helper modules
+
+# modules for the tests only (test/kmod), for the same kernel
+test-kmod:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/test/kmod modules
 
 # The test bed's second kernel: CONFIG_IMA_KEXEC, lockdep, KASAN and list
 # debugging (test/vm/custom-kernel.sh; ~35 minutes on 2 cores the first time,
@@ -78,11 +84,23 @@ HELPER_SRCS := kernel-helper/Kbuild $(filter-out %.mod.c,$(wildcard kernel-helpe
 	       $(filter-out %/btf_layout.h,$(wildcard kernel-helper/*.h))
 custom-kernel:
 	$(CUSTOM_KERNEL) build
+# A copy of the helper's sources in $$out with the target's BTF as vmlinux.h
+# (from the ELF $$vmlinux), for a build against another kernel
+HELPER_COPY = mkdir -p $$out; cp $(HELPER_SRCS) $$out/; \
+	$(BPFTOOL) btf dump file $$vmlinux format c > $$out/vmlinux.h
 custom-kernel-module: custom-kernel
 	set -e; rel=$$($(CUSTOM_KERNEL) release); kdir=$$($(CUSTOM_KERNEL) kdir); \
-	out=$(OUTPUT)/kernel-helper-$$rel; mkdir -p $$out; cp $(HELPER_SRCS) $$out/; \
-	$(BPFTOOL) btf dump file $$kdir/vmlinux format c > $$out/vmlinux.h; \
+	out=$(OUTPUT)/kernel-helper-$$rel; vmlinux=$$kdir/vmlinux; $(HELPER_COPY); \
 	$(MAKE) -C $$kdir M=$(CURDIR)/$$out IMASNAP_VMLINUX_H=$(CURDIR)/$$out/vmlinux.h modules
+
+# The helper for Debian's newer kernels (test/vm/kernel.sh -k NAME: trixie,
+# sid) in $(OUTPUT)/kernel-helper-<release>/, built in that suite's build
+# root (test/vm/buildroot.sh: its gcc and linux-headers, as DKMS would).
+NEWER_KERNELS := trixie sid
+.PHONY: $(addprefix kernel-module-,$(NEWER_KERNELS))
+$(addprefix kernel-module-,$(NEWER_KERNELS)): kernel-module-%:
+	set -e; rel=$$(test/vm/kernel.sh -k $* version); vmlinux=$$(test/vm/kernel.sh -k $* vmlinux); \
+	out=$(OUTPUT)/kernel-helper-$$rel; $(HELPER_COPY); test/vm/buildroot.sh -k $* build $$out
 
 # vmlinux.h is committed; this regenerates it from the target kernel's BTF
 vmlinux.h-regen:
@@ -95,16 +113,22 @@ $(OUTPUT)/unit/%: test/unit/%.c test/unit/unit.h $(LIB_OBJS) | $(OUTPUT)/unit
 unit-test: $(UNIT_TESTS)
 	@test/unit/run.sh $(UNIT_TESTS)
 
+# The kernel prerequisite checks on this host's own kernel (no IMA here)
+prereq-test: imasnap imasnap-load
+	@test/prereq/check.sh
+
 # `make test` is CI's set and the README's test command: unit tests, every
-# suite and the kexec chain on Debian's kernel; it must finish within CI's
-# budget on a fresh machine. `make test-all` adds what does not fit there:
-# the CONFIG_IMA_KEXEC + lockdep + KASAN kernel (built once, cached), the
-# kexec chain and the helper's own suite on it.
+# suite and the kexec chain on Debian's kernel, smoke and capture on Debian
+# 13's 6.12 and sid's 7.2; it must finish within CI's budget on a fresh
+# machine. `make test-all` adds what does not fit there: the CONFIG_IMA_KEXEC
+# + lockdep + KASAN kernel (built once, cached), the kexec chain and the
+# helper's own suite on it, and every suite and the chain on 6.12 and 7.2
+# with the helper built for each.
 test: all
 	IMASNAP_KERNELS=$${IMASNAP_KERNELS:-debian} test/run-tests.sh
 
-test-all: all custom-kernel-module
-	IMASNAP_KERNELS="debian ima-kexec" IMASNAP_CUSTOM_MODULE_SUITE=1 \
+test-all: all custom-kernel-module $(addprefix kernel-module-,$(NEWER_KERNELS))
+	IMASNAP_KERNELS="debian ima-kexec $(NEWER_KERNELS)" IMASNAP_CUSTOM_MODULE_SUITE=1 \
 		IMASNAP_ALL=1 test/run-tests.sh
 
 # `make install` (docs/install.md): PREFIX for the programs, units and man
@@ -173,6 +197,7 @@ test-host: all
 clean:
 	rm -rf $(OUTPUT) imasnap-load imasnap
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel-helper clean
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/test/kmod clean
 
 # Sanitizer builds (docs/testing-fuzz.md): the library sources compiled again
 # with clang and ASan+UBSan into object directories of their own, so they

@@ -6,9 +6,15 @@
  * place every entry enters the kernel's list, so an fexit program on it sees
  * entries in exactly the order IMA extends the PCR (ima_add_template_entry
  * returns after the mutex is released, where two measurements can overtake
- * each other). Each event carries ima_htable.len - 1, read under that mutex:
- * the entry's index among all entries since boot, which lets the loader spot
- * any gap (ring full, missed run) and fill it from the kernel's list.
+ * each other). Each event carries IMA's count of entries minus one, read
+ * under that mutex: the entry's index among all entries since boot, which
+ * lets the loader spot any gap (ring full, missed run) and fill it from the
+ * kernel's list.
+ *
+ * One object for every supported kernel (CO-RE): up to 6.12 that count is
+ * ima_htable.len (struct ima_h_table); 7.x replaced the struct with a bare
+ * hash table pointer and per-list counters, ima_num_records[BINARY__LAST],
+ * whose BINARY slot ima_add_digest_entry increments.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,8 +24,12 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* IMA globals that are not in BTF; libbpf resolves them from kallsyms */
-extern const void ima_htable __ksym;
+/*
+ * IMA globals that are not in BTF; libbpf resolves them from kallsyms. Weak:
+ * each kernel has only one of the two counters.
+ */
+extern const void ima_htable __ksym __weak;
+extern const void ima_num_records __ksym __weak;
 extern const void ima_sha1_idx __ksym;
 extern const void ima_extra_slots __ksym;
 extern const void ima_tpm_chip __ksym;
@@ -57,6 +67,24 @@ static int read_int(const void *kaddr)
 
 	bpf_probe_read_kernel(&val, sizeof(val), kaddr);
 	return val;
+}
+
+/* enum binary_lists of 7.x (security/integrity/ima/ima.h): the live list */
+#define IMA_BINARY_LIST 0
+
+/* How many entries IMA added since boot (the helper's trims do not count down) */
+static long entries_since_boot(void)
+{
+	long count = 0;
+
+	if (bpf_core_type_exists(struct ima_h_table)) {
+		struct ima_h_table *htable = (struct ima_h_table *)&ima_htable;
+
+		return BPF_CORE_READ(htable, len.counter);
+	}
+	bpf_probe_read_kernel(&count, sizeof(count),
+			      (const long *)&ima_num_records + IMA_BINARY_LIST);
+	return count;
 }
 
 static void copy_banks(struct imasnap_event *ev, struct ima_template_entry *entry)
@@ -123,7 +151,6 @@ SEC("fexit/ima_add_digest_entry")
 int BPF_PROG(capture_entry, struct ima_template_entry *entry, bool update_htable,
 	     int ret)
 {
-	struct ima_h_table *htable = (struct ima_h_table *)&ima_htable;
 	struct ima_template_desc *desc;
 	struct imasnap_event *ev;
 	__u32 zero = 0;
@@ -135,7 +162,7 @@ int BPF_PROG(capture_entry, struct ima_template_entry *entry, bool update_htable
 	ev = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!ev)
 		goto drop;	/* cannot happen for a 1-entry array; counted if it does */
-	ev->seq = BPF_CORE_READ(htable, len.counter) - 1;
+	ev->seq = entries_since_boot() - 1;
 	ev->pcr = BPF_CORE_READ(entry, pcr);
 	ev->flags = 0;
 	ev->template_data_len = BPF_CORE_READ(entry, template_data_len);

@@ -34,7 +34,7 @@
 
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <asm/unaligned.h>
+#include "unaligned.h"
 
 #include "imasnap.h"
 

@@ -228,10 +228,12 @@ static const struct member_layout layouts[] = {
 	OFFSET_OF(ima_queue_entry, hnext),
 	OFFSET_OF(ima_queue_entry, later),
 	OFFSET_OF(ima_queue_entry, entry),
+#ifdef IMASNAP_IMA_H_TABLE
 	SIZE_OF(ima_h_table),
 	OFFSET_OF(ima_h_table, len),
 	OFFSET_OF(ima_h_table, violations),
 	OFFSET_OF(ima_h_table, queue),
+#endif
 	SIZE_OF(tpm_digest),
 	OFFSET_OF(tpm_digest, alg_id),
 	OFFSET_OF(tpm_digest, digest),
@@ -252,7 +254,7 @@ static int check_layout(const struct btf_index *btf,
 	if (!l->member) {
 		if (t->size == l->value)
 			return 0;
-		pr_err("struct %s is %u bytes in the kernel's BTF, the helper expects %u: IMA's layout differs from Linux 6.1's; refusing to load\n",
+		pr_err("struct %s is %u bytes in the kernel's BTF, the helper expects %u: IMA's layout differs from the one the helper was built for; refusing to load\n",
 		       l->type, t->size, l->value);
 		return -EINVAL;
 	}
@@ -264,7 +266,7 @@ static int check_layout(const struct btf_index *btf,
 					   m->offset;
 		if (bits == l->value * 8)
 			return 0;
-		pr_err("%s.%s is at bit %u in the kernel's BTF, the helper expects byte %u: IMA's layout differs from Linux 6.1's; refusing to load\n",
+		pr_err("%s.%s is at bit %u in the kernel's BTF, the helper expects byte %u: IMA's layout differs from the one the helper was built for; refusing to load\n",
 		       l->type, l->member, bits, l->value);
 		return -EINVAL;
 	}
@@ -282,7 +284,7 @@ struct function_prototype {
 /* Must agree with the typedefs in ima_private.h. */
 static const struct function_prototype prototypes[] = {
 	{ "process_buffer_measurement", "int",
-	  { "struct user_namespace *", "struct inode *", "void *", "int",
+	  { IMASNAP_PBM_MAPPING, "struct inode *", "void *", "int",
 	    "char *", "enum ima_hooks", "int", "char *", "bool", "u8 *",
 	    "size_t", NULL } },
 	{ "ima_free_template_entry", "void",
@@ -334,24 +336,57 @@ static int check_prototype(const struct btf_index *btf,
 	return 0;
 }
 
-/* enum ima_hooks: the helper passes NONE (no policy lookup) as 0. */
-static int check_hook_none(const struct btf_index *btf)
+/* An enum constant the helper passes or indexes with as a plain int */
+struct enum_value {
+	const char *type;
+	const char *name;
+	int value;
+};
+
+static const struct enum_value enum_values[] = {
+	/* process_buffer_measurement(..., NONE, ...): no policy lookup */
+	{ "ima_hooks", "NONE", IMA_HOOK_NONE },
+#ifndef IMASNAP_IMA_H_TABLE
+	/* ima_num_records[BINARY]: the live list's count */
+	{ "binary_lists", "BINARY", IMA_BINARY_LIST },
+#endif
+};
+
+static int check_enum_value(const struct btf_index *btf,
+			    const struct enum_value *v)
 {
-	const struct btf_type *t = btf_find(btf, BTF_KIND_ENUM, "ima_hooks");
+	const struct btf_type *t = btf_find(btf, BTF_KIND_ENUM, v->type);
 	const struct btf_enum *e;
 	u32 i;
 
 	if (!t) {
-		pr_err("enum ima_hooks is not in the kernel's BTF; refusing to load\n");
+		pr_err("enum %s is not in the kernel's BTF; refusing to load\n",
+		       v->type);
 		return -ENOENT;
 	}
 	e = btf_enum(t);
 	for (i = 0; i < btf_type_vlen(t); i++, e++)
-		if (!strcmp(btf_str(btf, e->name_off), "NONE") &&
-		    e->val == IMA_HOOK_NONE)
+		if (!strcmp(btf_str(btf, e->name_off), v->name) &&
+		    e->val == v->value)
 			return 0;
-	pr_err("enum ima_hooks has no NONE = %d in this kernel; refusing to load\n",
-	       IMA_HOOK_NONE);
+	pr_err("enum %s has no %s = %d in this kernel; refusing to load\n",
+	       v->type, v->name, v->value);
+	return -EINVAL;
+}
+
+/*
+ * The hash table's form is chosen at build time: a helper built for one
+ * refuses a kernel with the other rather than misread IMA's counters.
+ */
+static int check_htable_form(const struct btf_index *btf)
+{
+	bool has_struct = btf_find(btf, BTF_KIND_STRUCT, "ima_h_table");
+
+	if (has_struct == IMASNAP_HAS_H_TABLE)
+		return 0;
+	pr_err("%s; refusing to load\n", has_struct ?
+	       "this kernel has struct ima_h_table (IMA up to 6.x), the helper was built for ima_num_records (7.x)" :
+	       "this kernel has no struct ima_h_table (IMA's counters are ima_num_records since 7.x), the helper was built for it (up to 6.x)");
 	return -EINVAL;
 }
 
@@ -363,12 +398,13 @@ int ima_layout_check(void)
 	err = btf_index_build(&btf);
 	if (err)
 		return err;
+	err = check_htable_form(&btf);
 	for (i = 0; i < ARRAY_SIZE(layouts) && !err; i++)
 		err = check_layout(&btf, &layouts[i]);
 	for (i = 0; i < ARRAY_SIZE(prototypes) && !err; i++)
 		err = check_prototype(&btf, &prototypes[i]);
-	if (!err)
-		err = check_hook_none(&btf);
+	for (i = 0; i < ARRAY_SIZE(enum_values) && !err; i++)
+		err = check_enum_value(&btf, &enum_values[i]);
 	kvfree(btf.types);
 	return err;
 }

@@ -44,10 +44,14 @@ int main(void)
 	MEMBER(ima_queue_entry, hnext);
 	MEMBER(ima_queue_entry, later);
 	MEMBER(ima_queue_entry, entry);
+#ifdef IMASNAP_IMA_H_TABLE
 	SIZE(ima_h_table);
 	MEMBER(ima_h_table, len);
 	MEMBER(ima_h_table, violations);
 	MEMBER(ima_h_table, queue);
+#else
+	printf("#define BTF_ENUM_BINARY %d\n", (int)BINARY);
+#endif
 	SIZE(tpm_digest);
 	MEMBER(tpm_digest, alg_id);
 	MEMBER(tpm_digest, digest);

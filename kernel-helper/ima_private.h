@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * IMA's private types, copied from security/integrity/ima/ima.h of Linux 6.1
- * (linux-headers does not ship that file). The helper dereferences exactly
- * these; each one is checked twice against BTF:
+ * (linux-headers does not ship that file), with what changed up to 7.2: the
+ * hash table's struct (IMASNAP_IMA_H_TABLE, set by Kbuild from the target's
+ * BTF) and process_buffer_measurement's first argument (6.3). The helper
+ * dereferences exactly these; each one is checked twice against BTF:
  *   - at build time against the target kernel's BTF (btf_layout.h, generated
  *     from vmlinux.h by gen_btf_layout.c), a mismatch fails the build;
  *   - at load time against the running kernel's BTF (btf_check.c), a mismatch
@@ -16,6 +18,7 @@
 #include <linux/stddef.h>
 #include <linux/tpm.h>
 #include <linux/types.h>
+#include <linux/version.h>
 
 #include "btf_layout.h"
 
@@ -61,11 +64,23 @@ struct ima_queue_entry {
 	struct ima_template_entry *entry;
 };
 
+#ifdef IMASNAP_IMA_H_TABLE
+#define IMASNAP_HAS_H_TABLE true
 struct ima_h_table {
 	atomic_long_t len;	/* every measurement since boot; never lowered */
 	atomic_long_t violations;
 	struct hlist_head queue[IMA_MEASURE_HTABLE_SIZE];
 };
+#else
+/*
+ * 7.x: enum binary_lists indexes ima_num_records[]; ima_add_digest_entry
+ * counts the live list in BINARY (and BINARY_FULL), which only upstream's
+ * staging (CONFIG_IMA_STAGING) lowers: with the helper's trims, which leave
+ * it alone, it is every measurement since boot, as ima_h_table.len was.
+ */
+#define IMASNAP_HAS_H_TABLE false
+#define IMA_BINARY_LIST 0
+#endif
 
 static inline unsigned int ima_hash_key(const u8 *digest)
 {
@@ -77,7 +92,15 @@ static inline unsigned int ima_hash_key(const u8 *digest)
  * (IMA_HOOK_NONE: no policy lookup, always measured into @pcr).
  */
 #define IMA_HOOK_NONE 0
-typedef int (*process_buffer_measurement_fn)(struct user_namespace *mnt_userns,
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define IMASNAP_PBM_MAPPING "struct mnt_idmap *"
+struct mnt_idmap;
+typedef struct mnt_idmap *pbm_mapping_t;
+#else
+#define IMASNAP_PBM_MAPPING "struct user_namespace *"
+typedef struct user_namespace *pbm_mapping_t;
+#endif
+typedef int (*process_buffer_measurement_fn)(pbm_mapping_t mapping,
 					     struct inode *inode,
 					     const void *buf, int size,
 					     const char *eventname, int func,
@@ -85,6 +108,13 @@ typedef int (*process_buffer_measurement_fn)(struct user_namespace *mnt_userns,
 					     bool buf_hash, u8 *digest,
 					     size_t digest_len);
 typedef void (*ima_free_template_entry_fn)(struct ima_template_entry *entry);
+
+/* lib/crypto's SHA-256 context: struct sha256_ctx since 6.17 */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define imasnap_sha256 sha256_ctx
+#else
+#define imasnap_sha256 sha256_state
+#endif
 
 /* Build-time check against the target kernel's BTF. */
 #define IMASNAP_BTF_SIZE(s)						\
@@ -117,10 +147,15 @@ IMASNAP_BTF_SIZE(ima_queue_entry);
 IMASNAP_BTF_OFFSET(ima_queue_entry, hnext);
 IMASNAP_BTF_OFFSET(ima_queue_entry, later);
 IMASNAP_BTF_OFFSET(ima_queue_entry, entry);
+#ifdef IMASNAP_IMA_H_TABLE
 IMASNAP_BTF_SIZE(ima_h_table);
 IMASNAP_BTF_OFFSET(ima_h_table, len);
 IMASNAP_BTF_OFFSET(ima_h_table, violations);
 IMASNAP_BTF_OFFSET(ima_h_table, queue);
+#else
+static_assert(IMA_BINARY_LIST == BTF_ENUM_BINARY,
+	      "enum binary_lists: BINARY differs from the target kernel's BTF");
+#endif
 /* public, but the helper replays its bytes: check it too */
 IMASNAP_BTF_SIZE(tpm_digest);
 IMASNAP_BTF_OFFSET(tpm_digest, alg_id);

@@ -8,11 +8,22 @@
 #include <linux/dcache.h>
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
+#include <linux/namei.h>
 #include <linux/string.h>
 
 #include "imasnap.h"
 
 struct ima_internals ima;
+
+/*
+ * Where a kernel lacks an optional symbol, the helper points at its own:
+ * since 6.16 ima_fs.c keeps no dentry of its list files (they are found by
+ * path, below), and a 7.x IMA without CONFIG_IMA_KEXEC has no
+ * binary_runtime_size (it tracks no size: ULONG_MAX, as 6.1's).
+ */
+static struct dentry *list_dentry[2];
+static unsigned long size_untracked = ULONG_MAX;
+#define IMA_DIR "/sys/kernel/security/ima/"
 
 typedef unsigned long (*kallsyms_lookup_name_fn)(const char *name);
 
@@ -33,20 +44,29 @@ static kallsyms_lookup_name_fn find_kallsyms_lookup_name(void)
 	return fn;
 }
 
-#define SYMBOL(field, name) { (void **)&ima.field, name }
+#define SYMBOL(field, name) { (void **)&ima.field, name, NULL }
+#define OPTIONAL(field, name, fallback) { (void **)&ima.field, name, fallback }
 static const struct {
 	void **where;
 	const char *name;
+	void *fallback;		/* NULL: the symbol is required */
 } symbols[] = {
 	SYMBOL(measurements, "ima_measurements"),
 	SYMBOL(htable, "ima_htable"),
+#ifndef IMASNAP_IMA_H_TABLE
+	SYMBOL(num_records, "ima_num_records"),
+#endif
 	SYMBOL(extend_list_mutex, "ima_extend_list_mutex"),
+#ifdef CONFIG_IMA_KEXEC
 	SYMBOL(binary_runtime_size, "binary_runtime_size"),
+#else
+	OPTIONAL(binary_runtime_size, "binary_runtime_size", &size_untracked),
+#endif
 	SYMBOL(sha1_idx, "ima_sha1_idx"),
 	SYMBOL(hash_algo_idx, "ima_hash_algo_idx"),
 	SYMBOL(tpm_chip, "ima_tpm_chip"),
-	SYMBOL(binary_list, "binary_runtime_measurements"),
-	SYMBOL(ascii_list, "ascii_runtime_measurements"),
+	OPTIONAL(binary_list, "binary_runtime_measurements", &list_dentry[0]),
+	OPTIONAL(ascii_list, "ascii_runtime_measurements", &list_dentry[1]),
 	SYMBOL(binary_list_fops, "ima_measurements_ops"),
 	SYMBOL(ascii_list_fops, "ima_ascii_measurements_ops"),
 	SYMBOL(btf_start, "__start_BTF"),
@@ -61,6 +81,16 @@ static int list_file_check(struct dentry *dentry, const char *name,
 	if (!dentry || IS_ERR(dentry) || d_really_is_negative(dentry)) {
 		pr_err("IMA's %s file does not exist; refusing to load\n", name);
 		return -ENOENT;
+	}
+	/*
+	 * Newer IMA lists each hash algorithm in a file of its own and makes
+	 * these names symlinks to one of them: readers of every such file hold
+	 * entries, and the gate covers two files only.
+	 */
+	if (d_is_symlink(dentry)) {
+		pr_err("IMA's %s is a symlink (IMA keeps one list file per hash algorithm here); the helper holds back readers of two list files only, so trims could free entries a reader of another holds; refusing to load\n",
+		       name);
+		return -EOPNOTSUPP;
 	}
 	if (d_inode(dentry)->i_fop != fops) {
 		pr_err("IMA's %s file does not use IMA's file operations (%ps): another module replaced them, or this is not the expected kernel; refusing to load\n",
@@ -128,6 +158,26 @@ int ima_internals_check(void)
 	return 0;
 }
 
+/*
+ * IMA's list file @name by path, for a kernel that keeps no pointer to it.
+ * No reference is kept: IMA never removes its files (list_file_check then
+ * checks that the file is IMA's).
+ */
+static int list_dentry_lookup(struct dentry **dentry, const char *name)
+{
+	struct path path;
+	int err = kern_path(name, 0, &path);
+
+	if (err) {
+		pr_err("cannot find %s (%d): is securityfs mounted at /sys/kernel/security?; refusing to load\n",
+		       name, err);
+		return err;
+	}
+	*dentry = path.dentry;
+	path_put(&path);
+	return 0;
+}
+
 int ima_internals_resolve(void)
 {
 	kallsyms_lookup_name_fn lookup = find_kallsyms_lookup_name();
@@ -140,6 +190,10 @@ int ima_internals_resolve(void)
 	}
 	for (i = 0; i < ARRAY_SIZE(symbols); i++) {
 		addr = lookup(symbols[i].name);
+		if (!addr && symbols[i].fallback) {
+			*symbols[i].where = symbols[i].fallback;
+			continue;
+		}
 		if (!addr) {
 			pr_err("kernel symbol %s not found (needs CONFIG_IMA, CONFIG_KALLSYMS_ALL and CONFIG_DEBUG_INFO_BTF); refusing to load\n",
 			       symbols[i].name);
@@ -147,6 +201,12 @@ int ima_internals_resolve(void)
 		}
 		*symbols[i].where = (void *)addr;
 	}
+	if (ima.binary_list == &list_dentry[0] &&
+	    list_dentry_lookup(&list_dentry[0], IMA_DIR "binary_runtime_measurements"))
+		return -ENOENT;
+	if (ima.ascii_list == &list_dentry[1] &&
+	    list_dentry_lookup(&list_dentry[1], IMA_DIR "ascii_runtime_measurements"))
+		return -ENOENT;
 	/* kernel/kexec_internal.h: kexec_trylock() */
 	if (IS_ENABLED(CONFIG_IMA_KEXEC)) {
 		ima.kexec_lock = (atomic_t *)lookup("__kexec_lock");

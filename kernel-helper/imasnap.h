@@ -18,7 +18,12 @@
 /* ima_syms.c: IMA's unexported objects, found through kallsyms */
 struct ima_internals {
 	struct list_head *measurements;
+#ifdef IMASNAP_IMA_H_TABLE
 	struct ima_h_table *htable;
+#else
+	struct hlist_head **htable;	/* 7.x: IMA may replace the array */
+	atomic_long_t *num_records;	/* [enum binary_lists] */
+#endif
 	struct mutex *extend_list_mutex;
 	unsigned long *binary_runtime_size;
 	int *sha1_idx;
@@ -37,6 +42,26 @@ struct ima_internals {
 extern struct ima_internals ima;
 int ima_internals_resolve(void);
 int ima_internals_check(void);
+
+/* Every entry IMA listed this boot; the helper's trims do not lower it */
+static inline long ima_listed_since_boot(void)
+{
+#ifdef IMASNAP_IMA_H_TABLE
+	return atomic_long_read(&ima.htable->len);
+#else
+	return atomic_long_read(&ima.num_records[IMA_BINARY_LIST]);
+#endif
+}
+
+/* The bucket IMA hashes @digest into (under rcu_read_lock or IMA's mutex) */
+static inline struct hlist_head *ima_hash_bucket(const u8 *digest)
+{
+#ifdef IMASNAP_IMA_H_TABLE
+	return &ima.htable->queue[ima_hash_key(digest)];
+#else
+	return &READ_ONCE(*ima.htable)[ima_hash_key(digest)];
+#endif
+}
 
 /* btf_check.c */
 int ima_layout_check(void);

@@ -46,13 +46,17 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/dcache.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
+#include <linux/kmemleak.h>
 #include <linux/module.h>
+#include <linux/rcupdate_wait.h>
 #include <linux/security.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait_bit.h>
 
 #include "imasnap.h"
 
@@ -217,22 +221,106 @@ static const struct file_operations control_fops = {
 	.llseek = default_llseek,	/* so a write at an offset is seen */
 };
 
+/*
+ * The helper's files and rmmod. Inodes whose fops this module owns would
+ * make an open that races rmmod ask fops_get() for a module going away:
+ * do_dentry_open() WARNs. As for IMA's list files (readers.c), each inode
+ * gets an allocated copy without owner, never freed, whose one method is
+ * file_open(): it takes the module reference itself, failing cleanly with
+ * ENODEV once rmmod has begun, and switches the file to the module's fops,
+ * whose owner's reference fput() gives back. An open file still holds the
+ * module (rmmod: "in use"); on removal the copies lose their open, and the
+ * helper waits until no task can be in, or about to enter, file_open().
+ */
+struct file_kind {
+	struct file_operations fops;	/* the inodes': only open; never freed */
+	const struct file_operations *real;
+};
+
+static struct file_kind *state_kind, *readers_kind, *stats_kind, *control_kind;
+static atomic_t file_open_inside = ATOMIC_INIT(0);
+
+static int file_open(struct inode *inode, struct file *file)
+{
+	const struct file_kind *k = container_of(file->f_op, struct file_kind,
+						 fops);
+	int err = -ENODEV;
+
+	/* before anything else: files_retire() */
+	atomic_inc(&file_open_inside);
+	if (try_module_get(THIS_MODULE)) {
+		/* from here on fput() puts the reference, through ->owner */
+		file->f_op = k->real;
+		err = k->real->open ? k->real->open(inode, file) : 0;
+	}
+	if (atomic_dec_and_test(&file_open_inside))
+		wake_up_var(&file_open_inside);
+	return err;
+}
+
+static struct file_kind *file_kind_alloc(const struct file_operations *real)
+{
+	struct file_kind *k = kzalloc(sizeof(*k), GFP_KERNEL);
+
+	if (k) {
+		k->fops.open = file_open;
+		k->real = real;
+	}
+	return k;
+}
+
+/* After the files are removed: nothing may enter this module through them. */
+static void files_retire(void)
+{
+	struct file_kind *kinds[] = { state_kind, readers_kind, stats_kind, control_kind };
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (kinds[i])	/* an open through a stale dentry: no methods */
+			WRITE_ONCE(kinds[i]->fops.open, NULL);
+	/* whoever read file_open from a copy has entered it and counts */
+	synchronize_rcu_tasks();
+	wait_var_event(&file_open_inside, !atomic_read(&file_open_inside));
+	/* and has run file_open()'s last instructions */
+	synchronize_rcu_tasks();
+	for (i = 0; i < ARRAY_SIZE(kinds); i++)
+		kmemleak_not_leak(kinds[i]);	/* NULL-safe */
+}
+
+/*
+ * securityfs_remove() unlinks a file but leaves its dentry hashed while
+ * anyone still holds it (a lookup or an open racing rmmod): the directory
+ * then stays non-empty, its removal fails, and every later insmod finds
+ * "imasnap" taken (EEXIST) until reboot. Unhashed, the file is gone for
+ * those holders' next lookup too, and the directory goes.
+ */
+static void file_remove(struct dentry *d)
+{
+	if (!d)
+		return;
+	dget(d);
+	securityfs_remove(d);
+	d_drop(d);
+	dput(d);
+}
+
 static void files_remove(void)
 {
 	int i;
 
 	for (i = ARRAY_SIZE(controls) - 1; i >= 0; i--)
-		securityfs_remove(controls[i].dentry);	/* NULL-safe */
-	securityfs_remove(readers_file);
-	securityfs_remove(stats_file);
-	securityfs_remove(state_file);
-	securityfs_remove(imasnap_dir);
+		file_remove(controls[i].dentry);
+	file_remove(readers_file);
+	file_remove(stats_file);
+	file_remove(state_file);
+	securityfs_remove(imasnap_dir);	/* NULL-safe */
+	files_retire();
 }
 
 static int file_create(struct dentry **d, const char *name, umode_t mode,
-		       void *data, const struct file_operations *fops)
+		       void *data, const struct file_kind *kind)
 {
-	*d = securityfs_create_file(name, mode, imasnap_dir, data, fops);
+	*d = securityfs_create_file(name, mode, imasnap_dir, data, &kind->fops);
 	if (IS_ERR(*d)) {
 		int err = PTR_ERR(*d);
 
@@ -248,22 +336,36 @@ static int files_create(void)
 {
 	int i, err;
 
+	state_kind = file_kind_alloc(&state_fops);
+	readers_kind = file_kind_alloc(&readers_fops);
+	stats_kind = file_kind_alloc(&stats_fops);
+	control_kind = file_kind_alloc(&control_fops);
+	if (!state_kind || !readers_kind || !stats_kind || !control_kind) {
+		/* nothing installed yet */
+		kfree(state_kind);
+		kfree(readers_kind);
+		kfree(stats_kind);
+		kfree(control_kind);
+		state_kind = readers_kind = stats_kind = control_kind = NULL;
+		return -ENOMEM;
+	}
 	imasnap_dir = securityfs_create_dir("imasnap", NULL);
 	if (IS_ERR(imasnap_dir)) {
 		err = PTR_ERR(imasnap_dir);
 		imasnap_dir = NULL;
 		pr_err("cannot create securityfs directory imasnap: %d\n", err);
+		files_remove();
 		return err;
 	}
-	err = file_create(&state_file, "state", 0444, NULL, &state_fops);
+	err = file_create(&state_file, "state", 0444, NULL, state_kind);
 	/* as IMA's own lists: whose processes hold them is root's to know */
 	if (!err)
-		err = file_create(&readers_file, "readers", 0440, NULL, &readers_fops);
+		err = file_create(&readers_file, "readers", 0440, NULL, readers_kind);
 	if (!err)
-		err = file_create(&stats_file, "stats", 0444, NULL, &stats_fops);
+		err = file_create(&stats_file, "stats", 0444, NULL, stats_kind);
 	for (i = 0; !err && i < ARRAY_SIZE(controls); i++)
 		err = file_create(&controls[i].dentry, controls[i].name, 0200,
-				  &controls[i], &control_fops);
+				  &controls[i], control_kind);
 	if (err)
 		files_remove();
 	return err;

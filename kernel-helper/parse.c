@@ -10,6 +10,10 @@
 #include <linux/errno.h>
 #include <linux/kernel.h>
 #include <linux/string.h>
+#include <linux/version.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/hex.h>	/* hex2bin: kernel.h stopped including it */
+#endif
 
 #include "parse.h"
 #else

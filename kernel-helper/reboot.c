@@ -72,7 +72,7 @@ void persisted_set(u64 count)
  */
 static u64 epoch_entries(void)
 {
-	return READ_ONCE(snap.trimmed_before) + atomic_long_read(&ima.htable->len);
+	return READ_ONCE(snap.trimmed_before) + ima_listed_since_boot();
 }
 
 static void trims_suspend(bool suspend)

@@ -3,9 +3,10 @@
  * At load, the helper finds its state in IMA's list itself, so a reload (or a
  * kexec that carried the list over) continues where the last trim left off:
  *
- *  - trimmed: IMA counts every entry it ever added in ima_htable.len and the
- *    helper never lowers that counter, so the entries removed from this
- *    kernel's list are ima_htable.len minus the entries in the list;
+ *  - trimmed: IMA counts every entry it ever added (ima_htable.len; 7.x:
+ *    ima_num_records[BINARY]) and the helper never lowers that counter, so
+ *    the entries removed from this kernel's list are that count minus the
+ *    entries in the list;
  *  - base values, epoch, and the count before a kexec: from the last
  *    snapshot_aggregate record in the list, which must describe the list's
  *    current first entry. When entries were removed and no record describes
@@ -20,7 +21,7 @@
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <asm/unaligned.h>
+#include "unaligned.h"
 
 #include "imasnap.h"
 
@@ -29,27 +30,32 @@
 #define READ_CLOCK_RESET_COUNT 26
 #define READ_CLOCK_RESPONSE_SIZE 35
 
-/* TPM2_ReadClock's resetCount: changes on every TPM reset, not on kexec. */
+/*
+ * TPM2_ReadClock's resetCount: changes on every TPM reset, not on kexec.
+ * tpm_transmit_cmd, as tpm_send (gone in 6.12) did, with the chip's ops held.
+ */
 static int tpm_reset_count(struct tpm_chip *chip, u32 *count)
 {
-	u8 *buf;
-	int rc;
+	struct tpm_buf buf;
+	ssize_t rc;
 
 	if (!chip || !(chip->flags & TPM_CHIP_FLAG_TPM2))
 		return -ENODEV;
-	buf = (u8 *)__get_free_page(GFP_KERNEL);	/* tpm_send's size */
-	if (!buf)
-		return -ENOMEM;
-	put_unaligned_be16(TPM2_ST_NO_SESSIONS, buf);
-	put_unaligned_be32(10, buf + 2);
-	put_unaligned_be32(TPM2_CC_READ_CLOCK_CODE, buf + 6);
-	tpm_command_check();
-	rc = tpm_send(chip, buf, 10);
-	if (!rc && get_unaligned_be32(buf + 2) >= READ_CLOCK_RESPONSE_SIZE)
-		*count = get_unaligned_be32(buf + READ_CLOCK_RESET_COUNT);
-	else
-		rc = rc < 0 ? rc : -EIO;
-	free_page((unsigned long)buf);
+	rc = tpm_try_get_ops(chip);
+	if (rc)
+		return rc;
+	rc = tpm_buf_init(&buf, TPM2_ST_NO_SESSIONS, TPM2_CC_READ_CLOCK_CODE);
+	if (!rc) {
+		tpm_command_check();
+		rc = tpm_transmit_cmd(chip, &buf, READ_CLOCK_RESPONSE_SIZE - TPM_HEADER_SIZE,
+				      "reading the TPM's reset counter");
+		if (!rc)
+			*count = get_unaligned_be32(buf.data + READ_CLOCK_RESET_COUNT);
+		else if (rc > 0)
+			rc = -EIO;	/* a TPM error code */
+		tpm_buf_destroy(&buf);
+	}
+	tpm_put_ops(chip);
 	return rc;
 }
 
@@ -57,7 +63,7 @@ static void epoch_compute(const struct ima_template_entry *first,
 			  u8 epoch[IMASNAP_EPOCH_SIZE])
 {
 	static const char label[] = "imasnap epoch v1";
-	struct sha256_state s;
+	struct imasnap_sha256 s;
 	u8 digest[SHA256_DIGEST_SIZE], tail[5] = {};
 	u32 count;
 	int err = tpm_reset_count(*ima.tpm_chip, &count);
@@ -143,7 +149,8 @@ static struct list_head *list_tail(void)
  * looks at the tail under IMA's mutex that found it unchanged, no entry was
  * added and so no PCR extended. The TPM is read outside the mutex (up to
  * 24 PCRs x 4 banks of commands must not stall measurements): a measurement
- * meanwhile means reading again, at most TPM_READ_TRIES times (-EAGAIN).
+ * meanwhile means reading again, at most TPM_READ_TRIES times, then once
+ * under the mutex.
  */
 static int tpm_read_at_tail(const struct pcr_values *base,
 			    struct list_head *start, struct pcr_values *tpm,
@@ -165,9 +172,22 @@ static int tpm_read_at_tail(const struct pcr_values *base,
 			return 0;
 		}
 	}
-	pr_warn("IMA kept measuring while the TPM was read (%d tries)\n",
+	/*
+	 * IMA measures without a pause (a steady writer under a slow TPM): a
+	 * load or rebase must not fail for that. Once, read holding its mutex,
+	 * in IMA's own lock order (list mutex, then the TPM): measurements
+	 * wait for these few PCR reads, as they wait for each other's extend.
+	 */
+	pr_info("IMA kept measuring while the TPM was read (%d tries): reading it once more with measurements held\n",
 		TPM_READ_TRIES);
-	return -EAGAIN;
+	mutex_lock(ima.extend_list_mutex);
+	now = ima.measurements->prev;
+	mask |= pcrs_named(seen->next, now);
+	err = tpm_read_pcrs(mask, tpm);
+	mutex_unlock(ima.extend_list_mutex);
+	if (!err)
+		*tail = now;
+	return err;
 }
 
 /*
@@ -263,7 +283,7 @@ static bool entry_hashed(struct ima_queue_entry *qe)
 
 	rcu_read_lock();
 	for (node = rcu_dereference(hlist_first_rcu(
-			&ima.htable->queue[ima_hash_key(digest)]));
+			ima_hash_bucket(digest)));
 	     node; node = rcu_dereference(hlist_next_rcu(node))) {
 		if (node == &qe->hnext) {
 			found = true;
@@ -406,7 +426,7 @@ int recover_state(void)
 	     qe = list_entry_rcu(qe->later.next, struct ima_queue_entry,
 				 later))
 		consider(&r, qe->entry);
-	since_boot = atomic_long_read(&ima.htable->len);
+	since_boot = ima_listed_since_boot();
 	list_unlock(HOLD_RECOVER, start);
 
 	err = -EINVAL;
@@ -417,6 +437,16 @@ int recover_state(void)
 	}
 	trimmed = since_boot - r.entries;
 	snap.unhashed = count_unhashed();
+	/*
+	 * On 7.x the helper computes buckets in an array IMA allocates; the
+	 * newest entry is always hashed, so not finding it means the helper's
+	 * idea of the table is wrong, and trims would leave freed entries in it.
+	 */
+	if (!IMASNAP_HAS_H_TABLE && !IS_ENABLED(CONFIG_IMA_DISABLE_HTABLE) &&
+	    r.entries && snap.unhashed == r.entries) {
+		pr_err("IMA's hash table does not hold its newest entry where the helper looks (the 7.x table differs from what the helper was built for); refusing to load\n");
+		goto out;
+	}
 	snap.stats = (struct list_stats){};
 	snap.stats_last = NULL;
 	if (snap.unhashed)

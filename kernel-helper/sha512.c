@@ -9,7 +9,7 @@
 #include <linux/bitops.h>
 #include <linux/string.h>
 #include <linux/types.h>
-#include <asm/unaligned.h>
+#include "unaligned.h"
 
 #include "imasnap.h"
 

@@ -78,6 +78,8 @@ static bool list_mutex_waited(void)
 {
 #ifdef CONFIG_PREEMPT_RT
 	return false;	/* an rtmutex: no wait list to look at */
+#elif defined(IMASNAP_MUTEX_FIRST_WAITER)
+	return READ_ONCE(ima.extend_list_mutex->first_waiter);
 #else
 	return !list_empty(&ima.extend_list_mutex->wait_list);
 #endif

@@ -2,23 +2,33 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The project's test command (`make test` runs it). In order:
-#   1. on the host: `make unit-test`, `make unit-test-san` (ASan + UBSan),
-#      `make fuzz-check` (every fuzz target, bounded) and `make pkg-test`
-#      (make install, units, man pages, DKMS build, .debs + lintian), each
-#      counted from its last line "LABEL: N passed, N failed";
+#   1. on the host: `make unit-test`, `make prereq-test` (the kernel
+#      prerequisite checks on this host's own kernel), `make unit-test-san`
+#      (ASan + UBSan), `make fuzz-check` (every fuzz target, bounded) and
+#      `make pkg-test` (make install, units, man pages, DKMS build, .debs +
+#      lintian), each counted from its last line "LABEL: N passed, N failed";
 #   2. one VM boot with ima_template=ima-ng per test/bats/*.bats file but the
 #      template files (each suite starts from a fresh kernel list and TPM);
 #   3. one VM boot per template in IMASNAP_TEMPLATE_BOOTS (default "ima-ng ima-sig
 #      ima fmt:d-ng|n-ng|iuid|igid|imode", the last a custom
 #      ima_template_fmt) running the template files (IMASNAP_TEMPLATE_FILES,
 #      default test/bats/templates.bats; skipped if there are none);
+#   3a. one boot without the BPF LSM (lsm= lacks bpf):
+#      test/prereq/no-bpf-lsm.bats;
+#   3b. for each kernel of IMASNAP_SHORT_KERNELS (default "trixie sid":
+#      Debian 13's 6.12, sid's 7.2; test/vm/kernel.sh fetches them), a boot
+#      per file of IMASNAP_SHORT_FILES (default smoke.bats capture.bats); with
+#      IMASNAP_ALL=1 every suite on each of them instead (only when no
+#      files are named);
 #   4. the kexec chain (test/kexec: a first boot, three kexec soft reboots, a
 #      full reboot; test/vm/run.sh --chain) on each kernel of IMASNAP_KERNELS
 #      (default "debian"; with IMASNAP_ALL=1, as `make test-all` runs it,
-#      "debian ima-kexec"); a kernel named there that is not built
+#      "debian ima-kexec trixie sid"); a kernel named there that is not built
 #      (`make custom-kernel-module`) is a failure, not a skip; with
 #      IMASNAP_CUSTOM_MODULE_SUITE=1 also the helper's own suite (module.bats)
-#      on the ima-kexec kernel; then two short chains on Debian's kernel:
+#      on the ima-kexec kernel; with IMASNAP_ALL=1 the concurrency soak
+#      (soak.bats, IMASNAP_SOAK_ROUNDS, default 12) on it; then two short
+#      chains on Debian's kernel:
 #      test/kexec/reboot-wait*.bats (the reboot notifier's timeout) and
 #      test/faults/powercut-*.bats (power cut while the loader writes);
 #   5. with IMASNAP_ALL=1 or IMASNAP_HOST=1, or when a test/host file is
@@ -54,7 +64,7 @@ while (($#)); do
 	--unit) UNIT=yes ;;
 	--no-vm) VM= ;;
 	-h | --help)
-		sed -n '4,37s/^# \{0,1\}//p' "$0"
+		sed -n '4,44s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	-*)
@@ -138,6 +148,7 @@ make_step() {
 # (test/pkg/run.sh).
 if [[ $UNIT == yes ]]; then
 	make_step unit-test unit
+	make_step prereq-test prereq
 	make_step unit-test-san san
 	make_step fuzz-check fuzz
 	make_step pkg-test pkg
@@ -157,10 +168,10 @@ for f in "${TFILES[@]}"; do
 	[[ $f == /* ]] || f=$TOP/$f
 	IS_T[$(realpath "$f")]=1
 done
-RUN_CHAIN=0 RUN_HOST=0
+RUN_CHAIN=0 RUN_HOST=0 WHOLE=0
 if ((${#FILES[@]} == 0)); then
 	FILES=("$TOP"/test/bats/*.bats)
-	RUN_CHAIN=1
+	RUN_CHAIN=1 WHOLE=1
 	[[ ${IMASNAP_ALL:-} != 1 && ${IMASNAP_HOST:-} != 1 ]] || RUN_HOST=1
 fi
 MAIN=() TMPL=()
@@ -238,6 +249,42 @@ else
 	NOTES+=("template boots: no template files, not run")
 fi
 
+# 3a. A boot without the BPF LSM (lsm= lacks bpf): the prerequisite checks
+# name it and nothing is created (test/prereq/no-bpf-lsm.bats).
+((WHOLE == 0)) ||
+	boot "no BPF LSM" ima-ng --append "lsm=lockdown,capability,yama,integrity" -- \
+		"$TOP/test/prereq/no-bpf-lsm.bats"
+
+# 3b. Debian's newer kernels (test/vm/kernel.sh: trixie's 6.12, sid's 7.2),
+# each fetched and cached on first use. `make test`: the short pass
+# (IMASNAP_SHORT_FILES: the test bed's checks and capture, a boot each); with
+# IMASNAP_ALL=1 (`make test-all`): every suite, one boot per file, as above.
+SHORT_KERNELS=()
+((WHOLE == 0)) || read -ra SHORT_KERNELS <<<"${IMASNAP_SHORT_KERNELS-trixie sid}"
+read -ra SHORT_FILES <<<"${IMASNAP_SHORT_FILES:-test/bats/smoke.bats test/bats/capture.bats}"
+# Where the helper does not handle the kernel's IMA yet, it must refuse to
+# load with this message (test/prereq/helper-refused.bats).
+declare -A HELPER_REFUSAL=(
+	[trixie]="is a symlink (IMA keeps one list file per hash algorithm here)"
+	[sid]="the kernel's BTF (__start_BTF) has no valid header"
+)
+for k in "${SHORT_KERNELS[@]}"; do
+	if [[ ${IMASNAP_ALL:-} == 1 ]]; then
+		for f in "${MAIN[@]}"; do
+			boot "$k $(basename "$f" .bats)" ima-ng --kernel "$k" -- "$f"
+		done
+		[[ -z ${HELPER_REFUSAL[$k]:-} ]] ||
+			boot "$k helper refused" ima-ng --kernel "$k" \
+				--env "IMASNAP_EXPECT_REFUSAL=${HELPER_REFUSAL[$k]}" -- \
+				"$TOP/test/prereq/helper-refused.bats"
+	else
+		# one boot per file, as on Debian 12's kernel: suites share no state
+		for f in "${SHORT_FILES[@]}"; do
+			boot "$k $(basename "$f" .bats)" ima-ng --kernel "$k" -- "$TOP/$f"
+		done
+	fi
+done
+
 # 4. The kexec chain, when no files were named (or it was named).
 CHAIN=(first-boot after-kexec after-kexec after-kexec after-reboot)
 CHAIN=("${CHAIN[@]/#/$TOP/test/kexec/}")
@@ -247,7 +294,7 @@ CHAIN=("${CHAIN[@]/%/.bats}")
 # there: a missing one fails the run instead of quietly testing less.
 if [[ -z ${IMASNAP_KERNELS+x} ]]; then
 	IMASNAP_KERNELS=debian
-	[[ ${IMASNAP_ALL:-} != 1 ]] || IMASNAP_KERNELS+=" ima-kexec"
+	[[ ${IMASNAP_ALL:-} != 1 ]] || IMASNAP_KERNELS+=" ima-kexec trixie sid"
 fi
 # custom_kernel_ready: the ima-kexec kernel and the helper built for it
 custom_kernel_ready() {
@@ -264,11 +311,17 @@ if ((RUN_CHAIN)); then
 		boot "kexec chain, $k kernel" ima-ng --kernel "$k" --env "IMASNAP_KERNEL=$k" --chain -- "${CHAIN[@]}"
 		# the helper's own suite under lockdep and KASAN: ~15 minutes
 		# more under TCG, so only on request
-		[[ $k == debian || -z ${IMASNAP_CUSTOM_MODULE_SUITE:-} ]] ||
+		[[ $k != ima-kexec || -z ${IMASNAP_CUSTOM_MODULE_SUITE:-} ]] ||
 			boot "$k module" ima-ng --kernel "$k" -- "$TOP/test/bats/module.bats"
+		# the concurrency soak (test/bats/soak.bats), longer, under
+		# lockdep and KASAN
+		[[ $k == debian || ${IMASNAP_ALL:-} != 1 ]] ||
+			boot "$k soak" ima-ng --kernel "$k" --timeout 3000 \
+				--env "IMASNAP_SOAK_ROUNDS=${IMASNAP_SOAK_ROUNDS:-12}" \
+				--env BATS_TEST_TIMEOUT=2700 -- "$TOP/test/bats/soak.bats"
 		# a list carried over kexec into Debian's kernel, whose restored
 		# entries are in no hash table: trims must not touch their hnext
-		[[ $k == debian ]] ||
+		[[ $k != ima-kexec ]] ||
 			boot "$k kexec into Debian's kernel" ima-ng --kernel "$k" \
 				--env "IMASNAP_DEBIAN_VMLINUZ=$("$TOP/test/vm/kernel.sh" vmlinuz)" \
 				--chain -- "$TOP"/test/kexec/carry-to-debian-{1,2}.bats

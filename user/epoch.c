@@ -15,11 +15,11 @@
 #include "snapshot.h"
 #include "tpm.h"
 
+/* lowercase only: the kernel's boot ids and the digests the loader writes */
 static bool hex_digits(const char *p, size_t n)
 {
 	for (; n; n--, p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-		      (*p >= 'A' && *p <= 'F')))
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return false;
 	return true;
 }

@@ -36,6 +36,7 @@
 #include "epoch.h"
 #include "kernel_log.h"
 #include "log.h"
+#include "prereq.h"
 #include "protect.h"
 #include "service.h"
 #include "snapshot.h"
@@ -987,6 +988,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	/* a reader that closes its store stream early is no reason to die */
 	signal(SIGPIPE, SIG_IGN);
+
+	/* a kernel without what capture needs: say what, before anything is created */
+	if (prereq_check(PREREQ_CAPTURE | (opts.protect ? PREREQ_BPF_LSM : 0), false, stderr)) {
+		fprintf(stderr, "imasnap-load: this kernel lacks what imasnap-load needs (above); nothing was loaded or created\n");
+		return 1;
+	}
 
 	/*
 	 * One loader per machine, checked before anything changes: a second

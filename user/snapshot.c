@@ -9,30 +9,8 @@
 #include <unistd.h>
 
 #include "snapshot.h"
+#include "snapshot_format.h"
 #include "store.h"
-
-#define AGG_MAGIC	"imasnap"	/* 8 bytes with its NUL */
-#define AGG_VERSION_1	1	/* offset 60: reserved 0; non-zero head: head set */
-#define AGG_VERSION_2	2	/* offset 60: flags */
-#define AGG_HEAD_SET	0x1
-#define AGG_HEADER_SIZE	64
-#define AGG_BANK_SIZE	8
-#define AGG_BANK_UNAVAILABLE 0x1
-
-static uint16_t le16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return le16(p) | (uint32_t)le16(p + 2) << 16;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /* The n-th "u32 len | bytes" field of a record's template data */
 static int record_field(const struct log_record *rec, int n,

@@ -4,29 +4,21 @@
 # The kernel helper's gate on IMA's list files (kernel-helper/readers.c) and
 # its module life cycle, and the bound on reboot_wait_ms (reboot.c). Each test
 # loads the module itself and unloads it in teardown. The reboot notifier's
-# own paths need a reboot: test/kexec/reboot-wait*.bats (a chain).
+# paths that end in a reboot: test/kexec/reboot-wait*.bats (a chain); the
+# one where the reboot does not happen: here, through a test module
+# (test/kmod/imasnap_test_reboot.c) that runs the notifier and returns.
 #
 # Run alone with: test/vm/run.sh test/bats/gate.bats
 
 load helpers
 load module-helpers
 
-SNAP=/sys/kernel/security/imasnap
 PARAMS=/sys/module/imasnap/parameters
-BIN=$IMA_DIR/binary_runtime_measurements
-ASCII=$IMA_DIR/ascii_runtime_measurements
 
 # a command, not a function: a background job's $! is then the python
 # process, whose kernel stack the tests look at
 LISTFILE=$TREE/test/tools/listfile.py
-
-setup() {
-	helper_setup
-}
-
-teardown() {
-	helper_teardown
-}
+REBOOT_KO=$TREE/test/kmod/imasnap_test_reboot.ko
 
 # bg_open MODE PATH NAME: listfile open in the background, without fd 7,
 # output in $BATS_TEST_TMPDIR/NAME.out (a copy of what it read in NAME.copy);
@@ -36,6 +28,25 @@ bg_open() {
 		>"$BATS_TEST_TMPDIR/$3.out" 7<&- &
 	BG=$!
 	BG_PIDS+=("$BG")
+}
+
+# reload_cycles N PATH...: N insmod/rmmod cycles while one process, niced
+# so that the cycles get the CPUs they need, opens each PATH in every mode
+# (listfile.py loop: a malformed list fails the test); the outcomes counted
+# in $BATS_TEST_TMPDIR/loop
+reload_cycles() {
+	local n=$1 d=$BATS_TEST_TMPDIR i t0=$SECONDS
+	shift
+	nice -n 10 python3 "$LISTFILE" loop "$d/stop" "$@" >"$d/loop" &
+	BG_PIDS+=($!)
+	for ((i = 0; i < n; i++)); do
+		insmod "$KO"
+		rmmod imasnap || unload
+	done
+	touch "$d/stop"
+	wait "${BG_PIDS[-1]}"
+	BG_PIDS=()
+	echo "$n cycles in $((SECONDS - t0)) s; opens: $(cat "$d/loop")"
 }
 
 @test "gate: an O_ACCMODE 3 open waiting at the gate does not hide a real reader: the trim fails with EBUSY, nothing changed" {
@@ -119,26 +130,51 @@ bg_open() {
 }
 
 @test "gate: opens of both list files (read-only, read-write, O_ACCMODE 3) racing 100 unload/reload cycles: no kernel warning, every open succeeds with a well-formed list or fails cleanly" {
-	local d=$BATS_TEST_TMPDIR i m t0
+	local d=$BATS_TEST_TMPDIR m
 	measure_files 2 "$WORK"
-	# one process for both files, niced: the cycles get the CPUs they need
-	nice -n 10 python3 "$LISTFILE" loop "$d/stop" "$BIN" "$ASCII" >"$d/loop" &
-	BG_PIDS+=($!)
-	t0=$SECONDS
 	# the unfixed helper warned within 7 cycles
-	for ((i = 0; i < 100; i++)); do
-		insmod "$KO"
-		rmmod imasnap || unload
-	done
-	touch "$d/stop"
-	wait "${BG_PIDS[0]}"
-	BG_PIDS=()
-	echo "100 cycles in $((SECONDS - t0)) s; opens: $(cat "$d/loop")"
+	reload_cycles 100 "$BIN" "$ASCII"
 	# every mode opened the files during the cycles, two times a cycle
 	for m in ro rw acc3; do
 		[[ $(cat "$d/loop") =~ (^| )$m:ok\ ([0-9]+) ]]
 		[ "${BASH_REMATCH[2]}" -ge 200 ]
 	done
+	no_kernel_problems
+}
+
+@test "gate: an open helper file (state, trim) holds the module: rmmod is refused as in use, the file still works, and rmmod goes through once it is closed" {
+	insmod "$KO"
+	exec 7<"$SNAP/state" 8>"$SNAP/persisted"
+	run rmmod imasnap
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"in use"* ]]
+	loaded
+	grep -q '^version: ' <&7
+	exec 7<&-
+	run rmmod imasnap
+	[ "$status" -ne 0 ]
+	exec 8>&-
+	rmmod imasnap
+	run loaded
+	[ "$status" -ne 0 ]
+	no_kernel_problems
+}
+
+@test "gate: opens of the helper's own files (state, trim, rebase, persisted) racing 25 unload/reload cycles: no kernel warning, every open succeeds or fails cleanly (ENODEV while rmmod runs)" {
+	local d=$BATS_TEST_TMPDIR
+	reload_cycles 25 "$SNAP"/{state,trim,rebase,persisted}
+	[[ $(cat "$d/loop") =~ (^| )state:ro:ok\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[2]}" -ge 25 ]
+	[[ $(cat "$d/loop") =~ (^| )trim:wo:ok\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[2]}" -ge 25 ]
+	# the opens met rmmod at work: refused cleanly, not warned about
+	[[ $(cat "$d/loop") =~ :ENODEV\ [0-9]+ ]]
+	# nothing but ok, gone (ENOENT) and ENODEV
+	local bad
+	bad=$(grep -Eo '[a-z]+:[a-z0-9]+:[A-Za-z-]+' "$d/loop" |
+		grep -Ev ':(ok|ENOENT|ENODEV)$' || true)
+	[ -z "$bad" ]
 	no_kernel_problems
 }
 
@@ -157,5 +193,39 @@ bg_open() {
 	[ "$(cat "$PARAMS/reboot_wait_ms")" = 60000 ]
 	echo 0 >"$PARAMS/reboot_wait_ms"
 	[ "$(cat "$PARAMS/reboot_wait_ms")" = 0 ]
+	no_kernel_problems
+}
+
+@test "gate: a reboot whose notifier ran but that did not happen: measurement and trims wait while the notifier's worker holds IMA's mutex, then resume after reboot_wait_ms + 30 s, with a warning" {
+	[[ -f $REBOOT_KO ]] || { echo "$REBOOT_KO is not built (make test-kmod)" >&2; return 1; }
+	insmod "$KO" reboot_wait_ms=0
+	measure_files 2 "$WORK"
+	local t=$BATS_TEST_TMPDIR n i late
+	n=$(list_len)
+	insmod "$REBOOT_KO"
+	rmmod imasnap_test_reboot
+	kmsg_since | grep -q 'measurement suspended at'
+	# a measurement now waits for IMA's list mutex, before the TPM extend
+	echo "imasnap late $RANDOM" >"$WORK/late"
+	(read -r _ <"$WORK/late" && touch "$t/late-done") 3>&- 7<&- &
+	late=$!
+	BG_PIDS+=("$late")
+	wait_in_kernel ima_add_template_entry "$late"
+	[ ! -e "$t/late-done" ]
+	[ "$(list_len)" -eq "$n" ]
+	# and trims are refused, changing nothing
+	[ "$(checker trim 1 "$(nth_digest 1)")" = ESHUTDOWN ]
+	[ "$(list_len)" -eq "$n" ]
+	# reboot_wait_ms (0) + 30 s later the worker gives the mutex back
+	for ((i = 0; i < 900; i++)); do
+		[[ ! -e $t/late-done ]] || break
+		sleep 0.1
+	done
+	[ -e "$t/late-done" ]
+	kmsg_since | grep -q "the reboot failed? IMA's list mutex is given back, measurement and trims resume"
+	[ "$(list_len)" -eq $((n + 1)) ]
+	[ "$(ascii_entry "$ASCII" "$WORK/late" | cut -d' ' -f5)" = "$WORK/late" ]
+	[ "$(checker trim 1 "$(nth_digest 1)")" = OK ]
+	checker replay
 	no_kernel_problems
 }

@@ -189,3 +189,18 @@ evmctl_ok() {
 	echo "$output" | tail -n 5
 	[[ $status -eq 0 ]]
 }
+
+# snapshot_bounded: imasnap snapshot, retried while readers keep the list
+# busy (EBUSY: the helper waits for them boundedly), 50 times at most
+snapshot_bounded() {
+	local t
+	for ((t = 0; t < 50; t++)); do
+		run "$CLI" snapshot --store "$STORE"
+		[[ $status -eq 0 ]] && return 0
+		echo "snapshot: $output"
+		[[ $output == *"try again"* ]] || return 1
+		sleep 0.2
+	done
+	echo "snapshot still refused after 50 tries: readers never let go" >&2
+	return 1
+}

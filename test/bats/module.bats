@@ -13,23 +13,6 @@
 load helpers
 load module-helpers
 
-SNAP=/sys/kernel/security/imasnap
-BIN=$IMA_DIR/binary_runtime_measurements
-ASCII=$IMA_DIR/ascii_runtime_measurements
-
-# The checker (test/tools/imasnap-check.py): parses binary lists,
-# snapshot_aggregate records and the state file, replays per PCR and per bank,
-# issues control file writes and reports errno.
-CHECKER=$TREE/test/tools/imasnap-check.py
-
-checker() {
-	python3 "$CHECKER" "$@"
-}
-
-list_len() {
-	wc -l <"$ASCII"
-}
-
 # a "key: value" line of the helper's stats file (kernel-helper/stats.c)
 stats_value() {
 	sed -n "s/^$1: //p" "$SNAP/stats"
@@ -90,12 +73,7 @@ teardown() {
 
 @test "module: a reload shows the same trimmed count, epoch and bases" {
 	insmod "$KO"
-	local a b
-	a=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	b=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	[ "$a" = "$b" ]
+	reload_keeps_state
 }
 
 @test "module: refused trims (wrong digest, past the end, N=0, garbage, offset, no CAP_SYS_ADMIN at open or write) change nothing" {
@@ -180,10 +158,7 @@ teardown() {
 	[ "$(($(state_value trimmed) + $(state_value epoch_start)))" -eq 0 ]
 	checker replay
 	# a reload recovers the same from the list
-	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
+	reload_keeps_state
 	no_kernel_problems
 }
 
@@ -322,11 +297,7 @@ teardown() {
 	[ "$(list_len)" -eq 1 ]
 	checker replay
 	# and the state comes back from that record alone
-	local st
-	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
+	reload_keeps_state
 	no_kernel_problems
 }
 
@@ -495,43 +466,18 @@ teardown() {
 	# trim everything before it: the violation becomes the head
 	trim_checked $((n - 1))
 	[ "$(nth_digest 1)" = 0000000000000000000000000000000000000000 ]
-	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
+	reload_keeps_state
 	checker replay
 	no_kernel_problems
 }
 
 @test "module: a measurement that lands before the record of a trim that emptied the list does not stop a reload" {
 	insmod "$KO"
-	echo 30000 >/sys/module/imasnap/parameters/reader_wait_ms
 	measure_files 2 "$WORK"
-	local n trim st t=$BATS_TEST_TMPDIR
-	n=$(list_len)
-	cp "$BIN" "$t/old"
-	# an open list file holds the trim between reading the list and
-	# appending its record (children must not inherit fd 7)
-	exec 7<"$BIN"
-	checker trim "$n" "$(nth_digest "$n")" >"$t/trim.out" 7<&- &
-	trim=$!
-	BG_PIDS+=("$trim")
-	wait_in_kernel readers_block
-	echo "imasnap between $RANDOM" >"$WORK/between"
-	read -r _ <"$WORK/between"
-	exec 7<&-
-	wait "$trim"
-	[ "$(cat "$t/trim.out")" = OK ]
-	cp "$BIN" "$t/new"
-	cat "$ASCII"
-	# the measurement is the new head, the record (HEAD_SET clear) after it
-	[ "$(sed -n 1p "$ASCII" | cut -d' ' -f5)" = "$WORK/between" ]
-	[ "$(sed -n 2p "$ASCII" | cut -d' ' -f5)" = snapshot_aggregate ]
-	checker check-trim-concurrent "$t/old" "$t/new" "$n"
-	st=$(grep -v '^entries\|^bytes' "$SNAP/state")
-	unload
-	insmod "$KO"
-	[ "$(grep -v '^entries\|^bytes' "$SNAP/state")" = "$st" ]
+	local t=$BATS_TEST_TMPDIR
+	trim_all_measuring_before_the_record "$t"
+	checker check-trim-concurrent "$t/old" "$t/new" "$(cat "$t/n")"
+	reload_keeps_state
 	checker replay
 	no_kernel_problems
 }

@@ -173,3 +173,11 @@ setup() {
 	grep -qw ima_add_template_entry "$f"
 	grep -qw ima_add_digest_entry "$f"
 }
+
+@test "imasnap check finds every prerequisite on the test kernel" {
+	run "$TREE/imasnap" check
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^ok: ' <<<"$output")" -eq 5 ]
+	[[ $output == *"this kernel has everything imasnap needs"* ]]
+}

@@ -17,32 +17,20 @@
 #include "kernel_log.h"
 #include "log.h"
 #include "snapshot.h"
-
-#define HDR	64
-#define BANK	8
-
-static uint16_t le16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return le16(p) | (uint32_t)le16(p + 2) << 16;
-}
+#include "snapshot_format.h"
 
 static void check_aggregate(const uint8_t *buf, uint32_t len, const struct aggregate *agg)
 {
 	unsigned int nr_banks = le16(buf + 12), nr_pcrs = le16(buf + 14), b, n;
-	const uint8_t *p = buf + HDR + BANK * nr_banks;
+	const uint8_t *p = buf + AGG_HEADER_SIZE + AGG_BANK_SIZE * nr_banks;
 	size_t record = 4, size;
 	uint64_t trimmed = 0;
 	uint32_t pcr;
 
-	FUZZ_ASSERT(len >= HDR + BANK * nr_banks);
+	FUZZ_ASSERT(len >= AGG_HEADER_SIZE + AGG_BANK_SIZE * nr_banks);
 	for (b = 0; b < nr_banks; b++)
-		record += le16(buf + HDR + BANK * b + 2);
-	FUZZ_ASSERT(len == HDR + BANK * nr_banks + nr_pcrs * record);
+		record += le16(buf + AGG_HEADER_SIZE + AGG_BANK_SIZE * b + 2);
+	FUZZ_ASSERT(len == AGG_HEADER_SIZE + AGG_BANK_SIZE * nr_banks + nr_pcrs * record);
 	for (n = 0; n < 8; n++)
 		trimmed |= (uint64_t)buf[32 + n] << (8 * n);
 	FUZZ_ASSERT(agg->trimmed == trimmed && !memcmp(agg->epoch, buf + 16, 16) &&
@@ -50,7 +38,7 @@ static void check_aggregate(const uint8_t *buf, uint32_t len, const struct aggre
 	FUZZ_ASSERT(agg->base.nr_banks == (int)nr_banks &&
 		    (unsigned int)__builtin_popcount(agg->base.pcrs_used) == nr_pcrs);
 	for (b = 0; b < nr_banks; b++) {
-		const uint8_t *t = buf + HDR + BANK * b;
+		const uint8_t *t = buf + AGG_HEADER_SIZE + AGG_BANK_SIZE * b;
 
 		FUZZ_ASSERT(agg->base.bank[b].alg_id == le16(t));
 		FUZZ_ASSERT(agg->base.bank[b].size == 0 ||
@@ -64,7 +52,7 @@ static void check_aggregate(const uint8_t *buf, uint32_t len, const struct aggre
 		for (b = 0; b < nr_banks; b++) {
 			size = agg->base.bank[b].size;
 			FUZZ_ASSERT(!memcmp(agg->base.bank[b].pcr[pcr], p, size));
-			p += le16(buf + HDR + BANK * b + 2);
+			p += le16(buf + AGG_HEADER_SIZE + AGG_BANK_SIZE * b + 2);
 		}
 	}
 }

@@ -98,9 +98,9 @@ load_next_kernel() {
 			return 1
 		}
 		;;
-	debian)
+	debian | trixie | sid)
 		[[ -z $ima_kexec ]] || {
-			echo "Debian's kernel shows ima_add_kexec_buffer: not the kernel expected" >&2
+			echo "Debian's $IMASNAP_KERNEL kernel shows ima_add_kexec_buffer: not the kernel expected" >&2
 			return 1
 		}
 		;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Opens IMA's list files the ways test/bats/gate.bats needs, and checks
-what it reads.
+"""Opens IMA's list files and the helper's own files the ways
+test/bats/gate.bats needs, and checks what it reads.
 
   listfile.py open MODE PATH [COPY]  one open; MODE: ro, rw or acc3 (flags 3,
                                      neither read nor write). Prints "ok MODE"
@@ -11,6 +11,10 @@ what it reads.
                                      over, until STOPFILE exists; prints the
                                      outcomes counted ("ro:ok 120 acc3:ok 118
                                      ..."); exits 1 on a malformed list.
+                                     The helper's files: its state file ro
+                                     and acc3 (state:ro:ok ...), a control
+                                     file wo (opened for writing, closed
+                                     unwritten) and acc3 (trim:wo:ok ...).
   listfile.py trim N DIGEST          writes "N DIGEST\\n" to the helper's trim
                                      file; prints OK or the errno name.
 """
@@ -20,8 +24,11 @@ import re
 import struct
 import sys
 
-MODES = {'ro': os.O_RDONLY, 'rw': os.O_RDWR, 'acc3': 3}
+MODES = {'ro': os.O_RDONLY, 'rw': os.O_RDWR, 'acc3': 3, 'wo': os.O_WRONLY}
+LIST_MODES = ('ro', 'rw', 'acc3')
 ASCII_LINE = re.compile(rb'^\d+ [0-9a-f]{40} \S+ \S')
+STATE_LINE = re.compile(rb'^[a-z_]+: \S')
+HELPER_DIR = '/sys/kernel/security/imasnap/'
 
 
 def check_binary(data):
@@ -51,6 +58,21 @@ def check_ascii(data):
             raise ValueError('malformed line %r' % line[:80])
 
 
+def check_state(data):
+    if not data.startswith(b'version: ') or not data.endswith(b'\n'):
+        raise ValueError('state file without its version or torn')
+    for line in data.splitlines():
+        if not STATE_LINE.match(line):
+            raise ValueError('malformed state line %r' % line[:80])
+
+
+def modes_of(path):
+    """The helper's files: what they are for (and acc3)."""
+    if not path.startswith(HELPER_DIR):
+        return LIST_MODES
+    return ('ro', 'acc3') if path.endswith('/state') else ('wo', 'acc3')
+
+
 def open_once(mode, path, copy=None):
     """'ok' or an errno name; raises ValueError on a malformed list."""
     try:
@@ -58,7 +80,7 @@ def open_once(mode, path, copy=None):
     except OSError as e:
         return errno.errorcode[e.errno]
     try:
-        if mode == 'acc3':
+        if mode in ('acc3', 'wo'):
             return 'ok'
         chunks = []
         while True:
@@ -74,6 +96,8 @@ def open_once(mode, path, copy=None):
     try:
         if path.endswith('ascii_runtime_measurements'):
             check_ascii(data)
+        elif path.startswith(HELPER_DIR):
+            check_state(data)
         else:
             check_binary(data)
     except struct.error as e:
@@ -94,8 +118,10 @@ def cmd_loop(stopfile, *paths):
     try:
         while not os.path.exists(stopfile):
             for path in paths:
-                for mode in MODES:
+                for mode in modes_of(path):
                     key = '%s:%s' % (mode, open_once(mode, path))
+                    if path.startswith(HELPER_DIR):
+                        key = os.path.basename(path) + ':' + key
                     seen[key] = seen.get(key, 0) + 1
     except ValueError as e:
         print('FAIL: %s' % e)

@@ -100,6 +100,27 @@ static void digest_of(const struct log *l, uint64_t i, struct epoch_base_id *id)
 	memcpy(id->digest, log_record_sha1(l->rec[i].data), LOG_SHA1_SIZE);
 }
 
+/* What a test of the history checks works with: zero values, a start */
+struct history_check {
+	struct replay_pair zero, start;
+	struct kernel_log kl;
+	struct aggregate agg;
+	struct epoch_base_id id;
+	const char *why;
+	uint64_t at, bad;
+	uint16_t alg;
+	int pcr;
+};
+
+/* c's zero values, and base's banks (all zero) */
+static void history_check_init(struct history_check *c, struct replay *base)
+{
+	memset(c, 0, sizeof(*c));
+	c->why = "";
+	if (replay_pair_init_algs(&c->zero, banks, 2) || replay_init(base, banks, 2))
+		abort();
+}
+
 /*
  * The real history: entries 0..3 trimmed (the store has them), the kernel
  * lists 4, 5 and the trim's aggregate. The forgery replaces 0..3 with a base
@@ -108,31 +129,23 @@ static void digest_of(const struct log *l, uint64_t i, struct epoch_base_id *id)
 static void test_forged_history(void)
 {
 	struct log real = {0}, forged = {0};
-	struct replay_pair zero, start;
 	struct replay base, fake;
-	struct kernel_log kl;
-	struct aggregate agg;
-	struct epoch_base_id id;
-	const char *why = "";
-	uint64_t at, bad;
-	uint16_t alg;
-	int pcr;
+	struct history_check c;
 
-	if (replay_pair_init_algs(&zero, banks, 2) || replay_init(&base, banks, 2))
-		abort();
+	history_check_init(&c, &base);
 	add_entry(&real, 10, "boot_aggregate");
 	add_entry(&real, 10, "/etc/a");
 	add_entry(&real, 10, "/etc/b");
 	add_entry(&real, 10, "/etc/c");
 	add_entry(&real, 10, "/etc/d");
 	add_entry(&real, 10, "/etc/e");
-	base_after(&real, 4, &zero.hashed, &base);
+	base_after(&real, 4, &c.zero.hashed, &base);
 	add_aggregate(&real, 10, 4, &base);
-	kernel_of(&real, 4, &kl);
+	kernel_of(&real, 4, &c.kl);
 
 	/* the real store: no base, and its history gives the kernel's values */
-	CHECK_INT(epoch_base_proven(log_record, &real, real.n, NULL, &agg, &at, &why), -ENOENT);
-	CHECK_INT(replay_to_kernel_bases(&zero, log_record, &real, &kl, &bad, &pcr, &alg), 0);
+	CHECK_INT(epoch_base_proven(log_record, &real, real.n, NULL, &c.agg, &c.at, &c.why), -ENOENT);
+	CHECK_INT(replay_to_kernel_bases(&c.zero, log_record, &real, &c.kl, &c.bad, &c.pcr, &c.alg), 0);
 
 	/* the forgery: a base with PCR 10 at the head's value, filler on PCR 16 */
 	fake = base;
@@ -147,24 +160,24 @@ static void test_forged_history(void)
 	add_entry(&forged, 10, "/etc/e");
 	fx_bytes(&forged.rec[forged.n++], real.rec[6].data, real.rec[6].len);
 	/* a base DIR/epoch does not record is not taken */
-	CHECK_INT(epoch_base_proven(log_record, &forged, forged.n, NULL, &agg, &at, &why),
+	CHECK_INT(epoch_base_proven(log_record, &forged, forged.n, NULL, &c.agg, &c.at, &c.why),
 		  -EBADMSG);
-	CHECK_INT(at, 0);
+	CHECK_INT(c.at, 0);
 	/* nor one recorded elsewhere */
-	digest_of(&real, 0, &id);
-	CHECK_INT(epoch_base_proven(log_record, &forged, forged.n, &id, &agg, &at, &why),
+	digest_of(&real, 0, &c.id);
+	CHECK_INT(epoch_base_proven(log_record, &forged, forged.n, &c.id, &c.agg, &c.at, &c.why),
 		  -EBADMSG);
 	/* root rewrote DIR/epoch too: the kernel's base values still refuse it */
-	digest_of(&forged, 0, &id);
-	CHECK_INT(epoch_base_proven(log_record, &forged, forged.n, &id, &agg, &at, &why), 0);
-	start = zero;
-	CHECK_INT(replay_pair_set_base(&start, &agg.base), 0);
-	CHECK_INT(replay_to_kernel_bases(&start, log_record, &forged, &kl, &bad, &pcr, &alg),
+	digest_of(&forged, 0, &c.id);
+	CHECK_INT(epoch_base_proven(log_record, &forged, forged.n, &c.id, &c.agg, &c.at, &c.why), 0);
+	c.start = c.zero;
+	CHECK_INT(replay_pair_set_base(&c.start, &c.agg.base), 0);
+	CHECK_INT(replay_to_kernel_bases(&c.start, log_record, &forged, &c.kl, &c.bad, &c.pcr, &c.alg),
 		  -EBADMSG);
 	/* PCR 10 differs first: the fake base extends it itself; PCR 16 by the filler */
-	CHECK_INT(bad, 6);
-	CHECK(pcr == 10 || pcr == 16);
-	kernel_log_free(&kl);
+	CHECK_INT(c.bad, 6);
+	CHECK(c.pcr == 10 || c.pcr == 16);
+	kernel_log_free(&c.kl);
 	log_free(&real);
 	log_free(&forged);
 }
@@ -211,18 +224,10 @@ static void test_improper_bases(void)
 static void test_epoch_begun_at_a_cut(void)
 {
 	struct log l = {0};
-	struct replay_pair zero, start;
 	struct replay cut, later;
-	struct kernel_log kl;
-	struct aggregate agg;
-	struct epoch_base_id id;
-	const char *why = "";
-	uint64_t at, bad;
-	uint16_t alg;
-	int pcr;
+	struct history_check c;
 
-	if (replay_pair_init_algs(&zero, banks, 2) || replay_init(&cut, banks, 2))
-		abort();
+	history_check_init(&c, &cut);
 	memset(cut.bank[0].pcr[10], 0x77, 20);
 	memset(cut.bank[1].pcr[10], 0x78, 32);
 	cut.pcrs_used = 1u << 10;
@@ -232,17 +237,17 @@ static void test_epoch_begun_at_a_cut(void)
 	add_entry(&l, 10, "/etc/c");
 	base_after(&l, 3, &cut, &later);
 	add_aggregate(&l, 10, 3, &later);
-	kernel_of(&l, 3, &kl);
-	digest_of(&l, 0, &id);
-	CHECK_INT(epoch_base_proven(log_record, &l, l.n, &id, &agg, &at, &why), 0);
-	CHECK_INT(at, 0);
-	start = zero;
-	CHECK_INT(replay_pair_set_base(&start, &agg.base), 0);
-	CHECK_INT(replay_to_kernel_bases(&start, log_record, &l, &kl, &bad, &pcr, &alg), 0);
+	kernel_of(&l, 3, &c.kl);
+	digest_of(&l, 0, &c.id);
+	CHECK_INT(epoch_base_proven(log_record, &l, l.n, &c.id, &c.agg, &c.at, &c.why), 0);
+	CHECK_INT(c.at, 0);
+	c.start = c.zero;
+	CHECK_INT(replay_pair_set_base(&c.start, &c.agg.base), 0);
+	CHECK_INT(replay_to_kernel_bases(&c.start, log_record, &l, &c.kl, &c.bad, &c.pcr, &c.alg), 0);
 	/* replayed from zero instead, the same history does not give them */
-	CHECK_INT(replay_to_kernel_bases(&zero, log_record, &l, &kl, &bad, &pcr, &alg), -EBADMSG);
-	CHECK_INT(pcr, 10);
-	kernel_log_free(&kl);
+	CHECK_INT(replay_to_kernel_bases(&c.zero, log_record, &l, &c.kl, &c.bad, &c.pcr, &c.alg), -EBADMSG);
+	CHECK_INT(c.pcr, 10);
+	kernel_log_free(&c.kl);
 	log_free(&l);
 }
 
@@ -262,9 +267,22 @@ static void test_epoch_file(void)
 		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 1 000000000000000000000000000000000000000\n",
 		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase -1 0000000000000000000000000000000000000000\n",
 		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nextra\n",
+		/* strict: only what the loader writes (lowercase, one space, one of each) */
+		"epoch 01234567-89AB-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 0123456789ABCDEF0123456789abcdef\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 1 00112233445566778899AABBCCDDEEFF00112233\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\r\nboot 01234567-89ab-cdef-0123-456789abcdef\n",
+		"epoch  01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef \nboot 01234567-89ab-cdef-0123-456789abcdef\n",
+		"boot 01234567-89ab-cdef-0123-456789abcdef\nepoch 01234567-89ab-cdef-0123-456789abcdef\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\n\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase +1 0000000000000000000000000000000000000000\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 18446744073709551616 0000000000000000000000000000000000000000\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 1  0000000000000000000000000000000000000000\n",
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 01234567-89ab-cdef-0123-456789abcdef\nbase 1 0000000000000000000000000000000000000000\nbase 1 0000000000000000000000000000000000000000\n",
 	};
 	static const char good[] =
-		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 0123456789ABCDEF0123456789abcdef\n"
+		"epoch 01234567-89ab-cdef-0123-456789abcdef\nboot 0123456789abcdef0123456789abcdef\n"
 		"base 12 00112233445566778899aabbccddeeff00112233\n";
 	struct epoch_file ef;
 	size_t i;
@@ -276,7 +294,7 @@ static void test_epoch_file(void)
 				   60, &ef), -EINVAL);
 	CHECK_INT(epoch_file_parse(good, strlen(good), &ef), 0);
 	CHECK_STR(ef.epoch, "01234567-89ab-cdef-0123-456789abcdef");
-	CHECK_STR(ef.boot, "0123456789ABCDEF0123456789abcdef");
+	CHECK_STR(ef.boot, "0123456789abcdef0123456789abcdef");
 	CHECK(ef.has_base);
 	CHECK_INT(ef.base.index, 12);
 	CHECK_MEM(ef.base.digest, "\x00\x11\x22\x33", 4);

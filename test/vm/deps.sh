@@ -22,7 +22,10 @@ PACKAGES=(
 	libclang-rt-14-dev
 	# test bed: guest, TPM emulator, initramfs, kernel extraction, kexec
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static bats
-	ima-evm-utils cpio xz-utils kmod kexec-tools
+	ima-evm-utils cpio xz-utils zstd kmod kexec-tools
+	# build roots for the helper on trixie's and sid's kernels
+	# (test/vm/buildroot.sh, make test-all)
+	mmdebstrap
 	# tools the suites call (protect.bats: strace, getfattr)
 	strace attr python3
 	# the fault tests (test/bats/faults.bats): a file system on the test

@@ -74,11 +74,14 @@ export IMASNAP_TREE IMASNAP_TEMPLATE IMASNAP_RESULTS
 # single write (no IMA_WRITE_POLICY). The host test bed boots with its policy,
 # and so does a boot with a built-in policy on its command line
 # (ima_policy=tcb: root's reads of every file system but the pseudo ones and
-# tmpfs, and every exec: test/bats/keylime.bats).
+# tmpfs, and every exec: test/bats/keylime.bats). IMASNAP_IMA_POLICY=none:
+# none (the suite tests the empty policy, then writes this one itself).
 if [[ -n ${IMASNAP_HOST:-} ]]; then
 	log "host test bed: IMA policy from the kernel command line"
 elif [[ " $(</proc/cmdline) " == *" ima_policy="* ]]; then
 	log "built-in IMA policy from the kernel command line: no policy written"
+elif [[ ${IMASNAP_IMA_POLICY:-} == none ]]; then
+	log "no IMA policy written (IMASNAP_IMA_POLICY=none)"
 elif ! cat "$IMASNAP_TREE/test/vm/ima-policy" >/sys/kernel/security/ima/policy; then
 	log "writing the IMA policy failed"
 	echo "writing $IMASNAP_TREE/test/vm/ima-policy to /sys/kernel/security/ima/policy failed" \

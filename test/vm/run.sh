@@ -22,15 +22,18 @@
 #                     benchmark), print its output, count it as one test
 #   --env NAME=VALUE  export NAME in the guest's test environment (repeatable;
 #                     the guest inherits nothing else from the host's);
-#                     IMASNAP_BATS_FILTER=REGEX runs only matching tests
+#                     IMASNAP_BATS_FILTER=REGEX runs only matching tests; a bats
+#                     file's lines "# vm-env: NAME=VALUE" add to these;
+#                     IMASNAP_IMA_POLICY=none: no IMA policy is written
 #   --chain           run the bats files one per boot, in order: a file ends
 #                     its boot with a kexec or a reboot by writing "kexec" or
 #                     "reboot" to $IMASNAP_RESULTS/next-boot (the guest then
 #                     runs `kexec -e` or resets the machine: the TPM resets
 #                     too). $IMASNAP_RESULTS/persist survives every boot.
-#   --kernel K        debian (default: Debian's kernel, test/vm/kernel.sh) or
-#                     ima-kexec (test/vm/custom-kernel.sh: CONFIG_IMA_KEXEC,
-#                     lockdep, KASAN, list debugging)
+#   --kernel K        debian (default: Debian 12's 6.1), trixie (Debian 13's
+#                     6.12), sid (unstable's 7.2), all fetched and cached by
+#                     test/vm/kernel.sh, or ima-kexec (test/vm/custom-kernel.sh:
+#                     CONFIG_IMA_KEXEC, lockdep, KASAN, list debugging)
 #   --disk SIZE|FILE  the raw virtio-blk disk the guest sees as /dev/vda
 #                     (cache=none, so a flush reaches the host file and a
 #                     killed qemu loses what it did not flush). Every boot
@@ -90,7 +93,7 @@ DISK=64M
 IMAGE=
 
 usage() {
-	sed -n '4,59s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,60s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 die() {
@@ -125,6 +128,11 @@ while (($#)); do
 	shift
 done
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
+# A bats file may name what its boot needs: lines "# vm-env: NAME=VALUE"
+# (as --env; e.g. IMASNAP_IMA_POLICY=none: guest-run.sh writes no policy).
+for f in "${FILES[@]}"; do
+	[[ $f != *.bats || ! -f $f ]] || mapfile -t -O "${#ENVS[@]}" ENVS < <(sed -n 's/^# vm-env: //p' "$f")
+done
 for e in "${ENVS[@]}"; do
 	[[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants NAME=VALUE, not '$e'"
 done
@@ -141,14 +149,21 @@ elif [[ -n $DISK ]]; then
 fi
 [[ $(id -u) -eq 0 ]] || die "must run as root (9p export of /, swtpm, kernel cache)"
 
+# Each Debian kernel gets an initramfs with its own modules; the custom
+# kernel shares Debian 12's (it has what they provide built in, and init
+# skips modules made for another kernel).
 case $KERNEL in
-debian) VMLINUZ=$("$HERE/kernel.sh" vmlinuz) ;;
-ima-kexec) VMLINUZ=$("$HERE/custom-kernel.sh" vmlinuz) ;;
-*) die "--kernel: debian or ima-kexec" ;;
+ima-kexec)
+	VMLINUZ=$("$HERE/custom-kernel.sh" vmlinuz)
+	INITRD=$("$HERE/initramfs.sh")
+	;;
+*)
+	[[ " $("$HERE/kernel.sh" names) " == *" $KERNEL "* ]] ||
+		die "--kernel: $("$HERE/kernel.sh" names) or ima-kexec"
+	VMLINUZ=$("$HERE/kernel.sh" -k "$KERNEL" vmlinuz)
+	INITRD=$(IMASNAP_KERNEL=$KERNEL "$HERE/initramfs.sh")
+	;;
 esac
-# One initramfs for both: its modules are Debian's, the custom kernel has
-# what they provide built in (init skips them on another kernel).
-INITRD=$("$HERE/initramfs.sh")
 # The KVM probe boots the busybox initramfs (its /probe) in both modes.
 PROBE_VMLINUZ=$VMLINUZ PROBE_INITRD=$INITRD
 if [[ -n $IMAGE ]]; then
