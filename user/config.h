@@ -14,10 +14,27 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "store.h"
+
 #define CONFIG_DEFAULT_PATH	"/etc/imasnap/imasnap.conf"
 #define CONFIG_MAX_SIZE		(64 << 10)	/* a config file is small */
 #define CONFIG_LINE_MAX		1024
 #define CONFIG_GROUP_MAX	32		/* useradd's limit on a name */
+
+/* The loader's defaults (imasnap-load(8)); the unit tests and fuzzers use them too */
+#define CONFIG_DEFAULT_RING_SIZE	(4 << 20)
+#define CONFIG_DEFAULT_SNAPSHOT_ENTRIES	10000
+#define CONFIG_DEFAULT_SNAPSHOT_BYTES	(4 << 20)
+#define CONFIG_DEFAULT_SNAPSHOT_KMEM	(1 << 20)
+
+/* A struct config holding the defaults, as an initializer */
+#define CONFIG_DEFAULTS {						\
+	.store_dir = STORE_DEFAULT_DIR,					\
+	.ring_size = CONFIG_DEFAULT_RING_SIZE,				\
+	.snapshot_entries = CONFIG_DEFAULT_SNAPSHOT_ENTRIES,		\
+	.snapshot_bytes = CONFIG_DEFAULT_SNAPSHOT_BYTES,		\
+	.snapshot_kmem = CONFIG_DEFAULT_SNAPSHOT_KMEM,			\
+}
 
 /* The loader's settings; CONFIG_SET_* bits say which ones the file gave */
 struct config {

@@ -73,10 +73,10 @@ static struct options {
 } opts = {
 	.store_dir = STORE_DEFAULT_DIR,
 	.view = VIEW_DEFAULT_PATH,
-	.ring_size = 4 << 20,
-	.snapshot_entries = 10000,
-	.snapshot_bytes = 4 << 20,
-	.snapshot_kmem = 1 << 20,
+	.ring_size = CONFIG_DEFAULT_RING_SIZE,
+	.snapshot_entries = CONFIG_DEFAULT_SNAPSHOT_ENTRIES,
+	.snapshot_bytes = CONFIG_DEFAULT_SNAPSHOT_BYTES,
+	.snapshot_kmem = CONFIG_DEFAULT_SNAPSHOT_KMEM,
 };
 
 struct loader {

@@ -20,13 +20,7 @@
 #include "service.h"
 #include "unit.h"
 
-static const struct config defaults = {
-	.store_dir = "/var/lib/imasnap",
-	.ring_size = 4 << 20,
-	.snapshot_entries = 10000,
-	.snapshot_bytes = 4 << 20,
-	.snapshot_kmem = 1 << 20,
-};
+static const struct config defaults = CONFIG_DEFAULTS;
 
 static char err[2048];
 
