@@ -19,7 +19,13 @@
 
 #define CONTROL_PREFIX	"imasnap-load:"
 #define MSG_MAX		64
-#define ASK_TIMEOUT_S	600	/* a trim of a long list takes a while */
+#define SNAPSHOT_TIMEOUT_S	600	/* a trim of a long list takes a while */
+/*
+ * status and read fall back to the file when the loader does not answer in
+ * this time (stopped, or stuck in a long commit): waiting as long as for a
+ * snapshot would hang `imasnap status` behind a SIGSTOPped loader.
+ */
+#define QUERY_TIMEOUT_S		5
 #define PIPE_BYTES	(1 << 20)	/* what a stream's pipe holds: less wakeups */
 #define CHUNK_BYTES	(1 << 16)
 #define PUMP_CHUNKS	16	/* most a stream takes of the loader at a time */
@@ -399,9 +405,9 @@ int control_parse_source_reply(const char *msg, size_t len, int *result,
 }
 
 /* Connected to the loader of store dir, which root bound: the socket, or -errno */
-static int control_connect(const char *dir)
+static int control_connect(const char *dir, int timeout_s)
 {
-	struct timeval tv = { .tv_sec = ASK_TIMEOUT_S };
+	struct timeval tv = { .tv_sec = timeout_s };
 	struct sockaddr_un sun;
 	socklen_t len;
 	long uid;
@@ -435,8 +441,8 @@ static int control_connect(const char *dir)
  * Sends req and takes the reply into msg[size] (*len bytes), and a
  * descriptor passed with it into *fd (-1: none; NULL: none wanted)
  */
-static int control_ask(const char *dir, const char *req, char *msg, size_t size, size_t *len,
-		       int *fd)
+static int control_ask(const char *dir, const char *req, int timeout_s, char *msg, size_t size,
+		       size_t *len, int *fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -451,7 +457,7 @@ static int control_ask(const char *dir, const char *req, char *msg, size_t size,
 
 	if (fd)
 		*fd = -1;
-	sock = control_connect(dir);
+	sock = control_connect(dir, timeout_s);
 	if (sock < 0)
 		return sock;
 	if (send(sock, req, n, MSG_NOSIGNAL) != n) {
@@ -491,7 +497,7 @@ int control_snapshot(const char *dir, uint64_t keep, int *result, uint64_t *trim
 	int err;
 
 	snprintf(req, sizeof(req), "snapshot %" PRIu64, keep);
-	err = control_ask(dir, req, msg, sizeof(msg), &len, NULL);
+	err = control_ask(dir, req, SNAPSHOT_TIMEOUT_S, msg, sizeof(msg), &len, NULL);
 	if (!err && control_parse_reply(msg, len, result, trimmed))
 		err = -EPROTO;
 	return err;
@@ -504,7 +510,8 @@ int control_read_store(const char *dir, bool data, struct control_source *src, i
 	int err;
 
 	memset(src, 0, sizeof(*src));
-	err = control_ask(dir, data ? "read" : "status", msg, sizeof(msg), &len, &src->fd);
+	err = control_ask(dir, data ? "read" : "status", QUERY_TIMEOUT_S, msg, sizeof(msg),
+			  &len, &src->fd);
 	if (!err && control_parse_source_reply(msg, len, result, src))
 		err = -EPROTO;
 	if (!err && data && !*result && src->fd < 0)

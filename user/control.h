@@ -103,7 +103,8 @@ int control_snapshot(const char *dir, uint64_t keep, int *result, uint64_t *trim
 /*
  * Asks the loader of store dir for its store: with data, src->fd is a pipe
  * that carries its bytes (the caller closes it), else -1. Returns like
- * control_snapshot.
+ * control_snapshot, and -EAGAIN when the loader does not answer within
+ * 5 s (the caller then reads the file).
  */
 int control_read_store(const char *dir, bool data, struct control_source *src, int *result);
 

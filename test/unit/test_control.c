@@ -332,6 +332,33 @@ static void test_store_stream(void)
 	free(data);
 }
 
+/*
+ * A loader that does not answer (SIGSTOPped, say): status and read give up
+ * after a few seconds with -EAGAIN, and the caller reads the file; they
+ * must not wait as long as a snapshot may (capture.bats hung 600 s on it).
+ */
+static void test_query_of_a_silent_loader(void)
+{
+	char dir[128], real[4096];
+	struct control_source src;
+	struct control ctl;
+	int epfd = epoll_create1(0), result = 0;
+	uint64_t start;
+
+	snprintf(dir, sizeof(dir), "%s/silent", top);
+	mkdir(dir, 0755);
+	if (epfd < 0 || !realpath(dir, real))
+		exit(2);
+	CHECK_INT(control_listen(&ctl, real, epfd), 0);
+	/* nobody serves ctl: the request waits in the socket's queue */
+	start = now_ms();
+	CHECK_INT(control_read_store(real, false, &src, &result), -EAGAIN);
+	CHECK(now_ms() - start < 30 * 1000);
+	CHECK_INT(src.fd, -1);
+	control_close(&ctl);
+	close(epfd);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -343,6 +370,7 @@ int main(void)
 	test_source_reply_parser();
 	if (geteuid() == 0) {
 		test_client_refuses_a_socket_not_roots();
+		test_query_of_a_silent_loader();
 		test_server();
 		test_store_stream();
 	} else {
