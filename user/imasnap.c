@@ -678,11 +678,15 @@ static int cmd_export_store(const struct cmd_opts *o)
 	return err ? EXIT_UNCHECKED : 0;
 }
 
-/* One entry of the store or the kernel's list, as export_batch writes it */
-static int export_entry(struct export_out *e, const uint8_t *bytes, size_t len, uint64_t i)
+/* Entry i of the combined log, as export_batch writes it */
+static int export_entry(struct export_out *e, const struct combined_log *c, uint64_t i)
 {
 	struct log_record rec;
+	const uint8_t *bytes;
+	size_t len = 0;
 
+	/* bytes first: len is combined_bytes's output */
+	bytes = combined_bytes(c, i, &len);
 	if (!bytes || log_parse(bytes, len, &rec, NULL) <= 0 || export_batch(e, bytes, len, &rec, 1)) {
 		fprintf(stderr, "imasnap export: cannot write entry %" PRIu64 "\n", i);
 		return EXIT_UNCHECKED;
@@ -710,7 +714,6 @@ static int export_from_loader(const struct cmd_opts *o, const struct control_sou
 	struct combined_log c = {0};
 	struct store_stream s;
 	uint64_t i, end;
-	size_t len;
 	int ret, err;
 
 	if (kernel_log_read(&c.kernel))
@@ -729,7 +732,7 @@ static int export_from_loader(const struct cmd_opts *o, const struct control_sou
 	}
 	stream_free(&s);
 	for (i = o->from > src->entries ? o->from : src->entries; !ret && i < end; i++)
-		ret = export_entry(e, kernel_log_bytes(&c.kernel, i, &len), len, i);
+		ret = export_entry(e, &c, i);
 	kernel_log_free(&c.kernel);
 	return ret;
 }
@@ -740,7 +743,6 @@ static int cmd_export(const struct cmd_opts *o)
 	struct control_source src;
 	struct combined_log c;
 	uint64_t i, end;
-	size_t len;
 	int ret, result;
 
 	if (o->store_only)
@@ -759,7 +761,7 @@ static int cmd_export(const struct cmd_opts *o)
 		end = combined_end(&c);
 		ret = export_check_from(o, end);
 		for (i = o->from; !ret && i < end; i++)
-			ret = export_entry(&e, combined_bytes(&c, i, &len), len, i);
+			ret = export_entry(&e, &c, i);
 		combined_free(&c);
 	}
 	if (fflush(stdout) && !ret)

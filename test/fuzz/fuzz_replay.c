@@ -100,7 +100,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	FUZZ_ASSERT(!replay_pair_init_algs(&all, algs, 4));
 	for (i = 0; i < r.n; i++) {
-		FUZZ_ASSERT(log_parse(record_at(&r, i, &len), len, &rec, NULL) == (ssize_t)len);
+		const uint8_t *bytes = record_at(&r, i, &len);
+
+		FUZZ_ASSERT(log_parse(bytes, len, &rec, NULL) == (ssize_t)len);
 		FUZZ_ASSERT(!replay_check_digest(&rec) == r.digest_ok[i]);
 		FUZZ_ASSERT(!replay_extend(&all.hashed, &rec) && !replay_extend(&all.padded, &rec));
 		/* out of range: refused, and nothing changes */
@@ -122,8 +124,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(err == -EBADMSG || (!err && matched == r.n - 1));
 
 	if (!epoch_base(record_at, &r, r.n, &agg, &at)) {
+		const uint8_t *bytes;
+
 		FUZZ_ASSERT(at < r.n && !agg.trimmed);
-		FUZZ_ASSERT(log_parse(record_at(&r, at, &len), len, &rec, NULL) > 0);
+		bytes = record_at(&r, at, &len);
+		FUZZ_ASSERT(log_parse(bytes, len, &rec, NULL) > 0);
 		FUZZ_ASSERT(!aggregate_parse(&rec, &agg));
 	}
 out:
