@@ -126,7 +126,7 @@ view_is_kernel_log() {
 	local state=$BATS_TEST_TMPDIR/follow.json policy=$BATS_TEST_TMPDIR/policy.json
 	grep -q '^imasnap ' /proc/modules || insmod "$KO"
 	echo '{"excludes": ["^snapshot_aggregate$"]}' >"$policy"
-	start_loader --view "$view" --snapshot-entries 0 --snapshot-bytes 0
+	start_loader --view "$view" --snapshot-entries 0 --snapshot-bytes 0 --snapshot-kmem 0
 	writers_start 2 "$WORK"
 	writers_measured 10
 	wait_lag0
