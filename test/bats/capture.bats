@@ -239,7 +239,10 @@ pcr_file() {
 	run "$CLI" verify --store "$STORE"
 	echo "$output"
 	[[ $status -eq 0 ]]
-	run evmctl ima_measurement --pcrs "sha256,$pcrs" "$copy/binary_runtime_measurements"
+	# --ignore-violations: extend violations as the kernel does (all ones);
+	# the suite's earlier tests leave some in the log
+	run evmctl ima_measurement --ignore-violations --pcrs "sha256,$pcrs" \
+		"$copy/binary_runtime_measurements"
 	echo "$output"
 	[[ $status -eq 0 ]]
 	# the store alone exports what export gives from the store and kernel list
