@@ -53,7 +53,8 @@ store_listing() {
 	# file's inode are the loader's to change there
 	if ((${#AS_READER[@]})); then
 		stat -c "%n %i %a %u %g %h" "$STORE" "$LOG"
-		ls "$STORE"
+		# loader.state.tmp is there only while the loader saves its state
+		ls "$STORE" | grep -v '\.tmp$'
 	else
 		stat -c "%n %i %s %a %u %g %h" "$STORE" "$STORE"/*
 	fi
@@ -385,6 +386,9 @@ hold_descriptor() {
 	check() {
 		cmp "$LOG" <(cat "$LOG")
 		"$CLI" status --store "$STORE" >/dev/null
+		# export is the store plus what the kernel lists beyond it: equal
+		# to the store once the loader has stored everything
+		wait_lag0
 		"$CLI" export --store "$STORE" --format binary | cmp - "$LOG"
 		run "$CLI" verify --store "$STORE"
 		echo "$output"
