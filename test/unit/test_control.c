@@ -361,10 +361,7 @@ static void test_query_of_a_silent_loader(void)
 
 int main(void)
 {
-	char cmd[128];
-
-	snprintf(top, sizeof(top), "/tmp/imasnap-unit.XXXXXX");
-	if (!mkdtemp(top) || chmod(top, 0755))
+	if (unit_tmpdir(top, sizeof(top)) || chmod(top, 0755))
 		return 2;
 	test_parsers();
 	test_source_reply_parser();
@@ -376,8 +373,7 @@ int main(void)
 	} else {
 		printf("not root: the socket tests need root (they play other users)\n");
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
-	if (system(cmd))
+	if (unit_rmtree(top))
 		return 2;
 	UNIT_DONE();
 }

@@ -90,8 +90,7 @@ int main(void)
 {
 	char cmd[512], src[256];
 
-	snprintf(top, sizeof(top), "/tmp/imasnap-unit.XXXXXX");
-	if (!mkdtemp(top))
+	if (unit_tmpdir(top, sizeof(top)))
 		return 2;
 	snprintf(src, sizeof(src), "%s", __FILE__);
 	snprintf(module, sizeof(module), "%s/evil.so", top);
@@ -106,8 +105,7 @@ int main(void)
 	test_tcti_path_is_not_loaded();
 	test_openssl_conf_is_not_read();
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
-	if (system(cmd))
+	if (unit_rmtree(top))
 		return 2;
 	UNIT_DONE();
 }

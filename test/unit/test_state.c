@@ -93,8 +93,7 @@ int main(void)
 {
 	char path[128];
 
-	snprintf(top, sizeof(top), "/tmp/imasnap-unit.XXXXXX");
-	if (!mkdtemp(top))
+	if (unit_tmpdir(top, sizeof(top)))
 		return 2;
 	snprintf(path, sizeof(path), "%s/imasnap", top);
 	snprintf(state, sizeof(state), "%s/state", path);

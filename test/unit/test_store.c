@@ -528,8 +528,7 @@ int main(void)
 	char path[256];
 	int i;
 
-	snprintf(top, sizeof(top), "/tmp/imasnap-unit.XXXXXX");
-	if (!mkdtemp(top))
+	if (unit_tmpdir(top, sizeof(top)))
 		return 2;
 	snprintf(securityfs, sizeof(securityfs), "%s/securityfs", top);
 	snprintf(store_dir, sizeof(store_dir), "%s/store", top);
@@ -560,8 +559,7 @@ int main(void)
 	test_garbage_epoch_file_is_refused();
 	test_new_store_without_the_epoch_start_is_refused();
 
-	snprintf(path, sizeof(path), "rm -rf %s", top);
-	if (system(path))
+	if (unit_rmtree(top))
 		return 2;
 	buf_free(&kernel_list);
 	UNIT_DONE();

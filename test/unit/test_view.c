@@ -155,17 +155,13 @@ static void test_stream_pipe(void)
 
 int main(void)
 {
-	char cmd[128];
-
-	snprintf(top, sizeof(top), "/tmp/imasnap-unit.XXXXXX");
-	if (!mkdtemp(top))
+	if (unit_tmpdir(top, sizeof(top)))
 		return 2;
 	snprintf(path, sizeof(path), "%s/view/ascii_runtime_measurements", top);
 	snprintf(store_path, sizeof(store_path), "%s/store", top);
 	test_view();
 	test_stream_pipe();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
-	if (system(cmd))
+	if (unit_rmtree(top))
 		return 2;
 	UNIT_DONE();
 }

@@ -8,6 +8,7 @@
 #define IMASNAP_UNIT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int unit_passed, unit_failed;
@@ -43,6 +44,22 @@ static inline int unit_check(int ok, const char *file, int line,
 		fprintf(stderr, "\tgot  \"%s\"\n\twant \"%s\"\n",	\
 			got_ ? got_ : "(null)", want_);			\
 } while (0)
+
+/* A fresh scratch directory for one test program: dir[size]; 0 or -1 */
+static inline int unit_tmpdir(char *dir, size_t size)
+{
+	snprintf(dir, size, "/tmp/imasnap-unit.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Removes what unit_tmpdir made, and everything in it; 0 or -1 */
+static inline int unit_rmtree(const char *dir)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) ? -1 : 0;
+}
 
 /* Ends main(): prints the counts; non-zero exit status on any failure */
 #define UNIT_DONE() do {						\
